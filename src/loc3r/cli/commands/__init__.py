@@ -1,0 +1,1 @@
+"""One module per ``loc3r`` subcommand; each defines ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""Data layer: raw readers (ScanNet, synthetic) -> unified records -> model inputs."""
