@@ -16,6 +16,8 @@ from loc3r import __version__
 
 # Order shown in ``loc3r --help``.
 COMMANDS: list[str] = [
+    "prepare",
+    "data",
 ]
 
 

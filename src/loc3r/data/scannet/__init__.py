@@ -1,0 +1,1 @@
+"""ScanNet: raw scan folders (.sens, .txt, .ply, aggregation/segs) and common exported layouts."""
