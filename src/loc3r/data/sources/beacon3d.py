@@ -23,13 +23,14 @@ from typing import Any, Sequence
 
 from loc3r.data.schema import Record
 from loc3r.data.sources.common import (
-    ItemProblems,
     PathLike,
     ReadResult,
     as_object,
+    collect_records,
     get_int,
     get_int_list,
     get_str,
+    iter_list_items,
     load_json,
     top_level_list,
 )
@@ -101,28 +102,13 @@ def read_beacon3d(paths: Sequence[PathLike], strict: bool = True) -> ReadResult:
         DataError: unreadable file / not a list, or (strict) a bad item, a malformed or duplicate
             ``question_id``.
     """
-    problems = ItemProblems(strict)
-    records: list[Record] = []
-    seen: dict[str, str] = {}
-    for path in map(Path, paths):
-        for i, raw in enumerate(top_level_list(load_json(path), path)):
-            where = f"{path}: item {i}"
-            try:
-                item = as_object(raw, where)
-                qid = parse_beacon3d_question_id(get_str(item, "question_id", where),
-                                                 get_str(item, "scene_id", where), where)
-                extra = {"object_id": qid.object_id, "question_index": qid.index,
-                         "extra_knowledge": qid.extra_knowledge}
-                rec = scanqa_item_to_record(item, where, source="beacon3d", task=qid.tag, extra=extra)
-                if rec.id in seen:
-                    raise DataError(f"{where}: duplicate question_id {rec.id!r} "
-                                    f"(first seen at {seen[rec.id]})")
-            except DataError as e:
-                problems.report(e)
-                continue
-            seen[rec.id] = where
-            records.append(rec)
-    return problems.result(records)
+    def to_record(raw: Any, where: str) -> Record:
+        item = as_object(raw, where)
+        qid = parse_beacon3d_question_id(get_str(item, "question_id", where), get_str(item, "scene_id", where), where)
+        extra = {"object_id": qid.object_id, "question_index": qid.index, "extra_knowledge": qid.extra_knowledge}
+        return scanqa_item_to_record(item, where, source="beacon3d", task=qid.tag, extra=extra)
+
+    return collect_records(iter_list_items(paths), to_record, strict, id_label="question_id")
 
 
 # --------------------------------------------------------------------------------------------- metadata

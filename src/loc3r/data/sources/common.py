@@ -15,7 +15,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 from loc3r.data.schema import Record
 from loc3r.utils.io import DataError
@@ -75,6 +75,40 @@ class ItemProblems:
     def result(self, records: list[Record]) -> ReadResult:
         """Bundle ``records`` with the problems seen so far."""
         return ReadResult(records=records, skipped=len(self.problems), problems=list(self.problems))
+
+
+def collect_records(
+    items: Iterable[tuple[str, Any]],
+    to_record: Callable[[Any, str], Record],
+    strict: bool = True,
+    id_label: str = "id",
+) -> ReadResult:
+    """Turn ``(where, item)`` pairs into records under the strict/lenient policy, rejecting duplicate ids.
+
+    Whole-file problems raised while iterating ``items`` always propagate; item problems raised by
+    ``to_record`` (``DataError``) are raised (strict) or skipped and counted (lenient).
+    """
+    problems = ItemProblems(strict)
+    records: list[Record] = []
+    seen: dict[str, str] = {}
+    for where, item in items:
+        try:
+            rec = to_record(item, where)
+            if rec.id in seen:
+                raise DataError(f"{where}: duplicate {id_label} {rec.id!r} (first seen at {seen[rec.id]})")
+        except DataError as e:
+            problems.report(e)
+            continue
+        seen[rec.id] = where
+        records.append(rec)
+    return problems.result(records)
+
+
+def iter_list_items(paths: Sequence[PathLike]) -> Iterator[tuple[str, Any]]:
+    """Yield ``("<file>: item <i>", item)`` for every item of JSON-list files, in order."""
+    for path in map(Path, paths):
+        for i, item in enumerate(top_level_list(load_json(path), path)):
+            yield f"{path}: item {i}", item
 
 
 # --------------------------------------------------------------------------------------------- files

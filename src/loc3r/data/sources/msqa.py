@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 from typing import Any, Sequence
 
 from loc3r.data.schema import Pose, Record
 from loc3r.data.sources.common import (
-    ItemProblems,
     PathLike,
     ReadResult,
     as_object,
+    collect_records,
     get_number_list,
     get_optional_str,
     get_str,
     get_str_list,
-    load_json,
-    top_level_list,
+    iter_list_items,
 )
 from loc3r.geometry.rotations import vector_to_yaw
 from loc3r.utils.io import DataError
@@ -112,20 +110,4 @@ def read_msqa(paths: Sequence[PathLike], strict: bool = True) -> ReadResult:
         FileNotFoundError: a path does not exist.
         DataError: unreadable file / not a list, or (strict) a bad item or a duplicate ``(scan_id, index)``.
     """
-    problems = ItemProblems(strict)
-    records: list[Record] = []
-    seen: dict[str, str] = {}
-    for path in map(Path, paths):
-        for i, raw in enumerate(top_level_list(load_json(path), path)):
-            where = f"{path}: item {i}"
-            try:
-                rec = _msqa_record(raw, where)
-                if rec.id in seen:
-                    raise DataError(f"{where}: duplicate (scan_id, index) {rec.id!r} "
-                                    f"(first seen at {seen[rec.id]})")
-            except DataError as e:
-                problems.report(e)
-                continue
-            seen[rec.id] = where
-            records.append(rec)
-    return problems.result(records)
+    return collect_records(iter_list_items(paths), _msqa_record, strict, id_label="(scan_id, index)")

@@ -11,22 +11,19 @@ Design choices:
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 from loc3r.data.schema import Record
 from loc3r.data.sources.common import (
-    ItemProblems,
     PathLike,
     ReadResult,
     as_object,
+    collect_records,
     get_int_list,
     get_str,
     get_str_list,
-    load_json,
-    top_level_list,
+    iter_list_items,
 )
-from loc3r.utils.io import DataError
 
 __all__ = ["SCANQA_QUESTION_TYPES", "scanqa_question_type", "scanqa_item_to_record", "read_scanqa"]
 
@@ -100,20 +97,4 @@ def read_scanqa(paths: Sequence[PathLike], strict: bool = True) -> ReadResult:
         FileNotFoundError: a path does not exist.
         DataError: unreadable file / not a list, or (strict) a bad item or a duplicate ``question_id``.
     """
-    problems = ItemProblems(strict)
-    records: list[Record] = []
-    seen: dict[str, str] = {}
-    for path in map(Path, paths):
-        for i, item in enumerate(top_level_list(load_json(path), path)):
-            where = f"{path}: item {i}"
-            try:
-                rec = scanqa_item_to_record(item, where)
-                if rec.id in seen:
-                    raise DataError(f"{where}: duplicate question_id {rec.id!r} "
-                                    f"(first seen at {seen[rec.id]})")
-            except DataError as e:
-                problems.report(e)
-                continue
-            seen[rec.id] = where
-            records.append(rec)
-    return problems.result(records)
+    return collect_records(iter_list_items(paths), scanqa_item_to_record, strict, id_label="question_id")

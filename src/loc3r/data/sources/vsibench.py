@@ -29,10 +29,10 @@ from typing import Any, Sequence
 
 from loc3r.data.schema import Record
 from loc3r.data.sources.common import (
-    ItemProblems,
     PathLike,
     ReadResult,
     as_object,
+    collect_records,
     get_number,
     get_number_list,
     get_optional_str,
@@ -187,21 +187,8 @@ def read_vsibench(paths: Sequence[PathLike], strict: bool = True) -> ReadResult:
         MissingOptionalDependency: a ``.parquet`` input without ``pyarrow`` installed.
         DataError: unreadable file, or (strict) a bad row or a duplicate ``id``.
     """
-    problems = ItemProblems(strict)
-    records: list[Record] = []
-    seen: dict[str, str] = {}
-    for path in paths:
-        for where, row in read_vsibench_rows(path):
-            try:
-                rec = vsibench_row_to_record(row, where)
-                if rec.id in seen:
-                    raise DataError(f"{where}: duplicate id {rec.id} (first seen at {seen[rec.id]})")
-            except DataError as e:
-                problems.report(e)
-                continue
-            seen[rec.id] = where
-            records.append(rec)
-    return problems.result(records)
+    rows = (pair for path in paths for pair in read_vsibench_rows(path))
+    return collect_records(rows, vsibench_row_to_record, strict, id_label="id")
 
 
 # --------------------------------------------------------------------------------------------- meta info
