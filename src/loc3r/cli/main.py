@@ -18,6 +18,7 @@ from loc3r import __version__
 COMMANDS: list[str] = [
     "prepare",
     "data",
+    "score",
 ]
 
 
