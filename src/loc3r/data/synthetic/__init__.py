@@ -1,0 +1,1 @@
+"""Procedural synthetic indoor scenes in ScanNet's raw format, with truthful benchmark annotations."""
