@@ -16,12 +16,16 @@ $(STAMP): pyproject.toml
 	@# small CPU build (machines with a local CPU wheel, such as our CI, get it without that).
 	$(BIN)/python -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX) --extra-index-url $(PYPI_INDEX),)
 	$(BIN)/python -m pip install --quiet -e ".[dev,eval,train,video]"
+	@# Java runs pycocoevalcap's PTB tokenizer and METEOR (ScanQA scoring).
+	@command -v java >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless) ; } || \
+	  echo "warning: no Java; install openjdk-17-jre-headless for METEOR / PTB tokenization"
 	@touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
-	@echo 'the demo lands with the synthetic-scene generator; for now:' && $(BIN)/loc3r --help
+	$(BIN)/loc3r demo --out demo_out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

@@ -16,6 +16,7 @@ from loc3r import __version__
 
 # Order shown in ``loc3r --help``.
 COMMANDS: list[str] = [
+    "demo",
     "synth",
     "prepare",
     "data",

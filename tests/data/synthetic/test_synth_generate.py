@@ -19,6 +19,7 @@ from loc3r.data.synthetic.mesh import raw_mesh_bbox_center
 from loc3r.data.synthetic.render import SceneRenderer
 from loc3r.geometry.camera import unproject_depth
 from loc3r.geometry.frames import BevFrame
+from loc3r.geometry.transforms import apply_rigid
 from loc3r.utils.io import DataError
 
 W, H, FRAMES, SCENES = 80, 60, 8, 3
@@ -86,6 +87,14 @@ def test_parallel_workers_give_the_same_bytes(dataset, tmp_path):
     assert par["files"] == manifest["files"]
 
 
+def _wall_coords(world, wall, pts):
+    """(distance along the wall from its start, distance in front of it) of aligned points [N, >=2]."""
+    a, b = world.room.walls()[wall]
+    e = (b - a) / np.linalg.norm(b - a)
+    q = np.asarray(pts)[:, :2] - a
+    return q @ e, q @ np.array([-e[1], e[0]])  # the normal points into a counter-clockwise room
+
+
 def _parts_aabb(o):
     """Axis-aligned box (aligned frame) of an object's parts: box corners and cylinder extents."""
     pts = []
@@ -127,15 +136,24 @@ def test_foundation_reader_reads_every_scene_and_matches_the_world(dataset):
             ref = r.render(poses[f.index], cfg.depth_intrinsics(), W, H, gen.frame_rng(cfg, i, f.index))
             assert np.abs(f.depth_m - ref.depth).max() <= 0.0005 + 1e-6
             assert np.abs(f.color.astype(int) - ref.rgb.astype(int)).mean() < 6
-        # instances: one per object, with the object's label and (aligned) box
+        # instances: one per object, with the object's label and (aligned) box, then one per door/window
         inst = {x.object_id: x for x in scene.instances}
-        assert sorted(inst) == [o.object_id for o in world.objects]
+        n_obj, n_open = len(world.objects), len(world.room.openings)
+        assert n_open > 0
+        assert sorted(inst) == list(range(n_obj + n_open))
         for o in world.objects:
             x = inst[o.object_id]
             assert x.label == o.category
             lo, hi = _parts_aabb(o)
             np.testing.assert_allclose(x.bbox_min_aligned, lo, atol=0.01)
             np.testing.assert_allclose(x.bbox_max_aligned, hi, atol=0.01)
+        for k, op in enumerate(world.room.openings):
+            x = inst[n_obj + k]
+            assert x.label == op.kind
+            c = apply_rigid(scene.axis_alignment, x.centroid[None])  # [1, 3] aligned centroid
+            s, off = _wall_coords(world, op.wall, c)
+            assert abs(s[0] - op.offset) < op.width / 2 and 0 < off[0] < 0.07, (sid, k, s, off)
+            assert op.z_min < c[0, 2] < op.z_max + 0.05, (sid, k, c)
 
 
 def test_unprojected_depth_lies_on_the_scene_surfaces(dataset):
@@ -182,10 +200,11 @@ def test_per_token_bev_targets_land_on_the_surfaces(dataset):
             inst = r.render(T, cfg.depth_intrinsics(), W, H).instance
             pts, _ = unproject_depth(f.depth_m, f.K_depth, T)
             struct = _structure_labels(world, pts.reshape(-1, 3)).reshape(H, W)
-            surfaces = [("object", o) for o in np.unique(inst[inst >= 0])]
+            n_obj = len(world.objects)
+            surfaces = [("object" if o < n_obj else "opening", o) for o in np.unique(inst[inst >= 0])]
             surfaces += [("wall", s) for s in np.unique(struct[(inst == -1) & (struct >= 2)])]
             for kind, sid in surfaces:
-                mask = (inst == sid) if kind == "object" else ((inst == -1) & (struct == sid))
+                mask = (inst == sid) if kind != "wall" else ((inst == -1) & (struct == sid))
                 depth = np.where(mask, f.depth_m, 0.0)
                 t = compute_bev_targets([depth], f.K_depth, T[None], bev, grid)
                 xy = bev.bev_to_world_xy(t.xy[0][t.valid[0]])
@@ -199,12 +218,61 @@ def test_per_token_bev_targets_land_on_the_surfaces(dataset):
                     assert (np.abs(lx) <= o.size[0] / 2 + 0.01).all() and (
                         np.abs(ly) <= o.size[1] / 2 + 0.01
                     ).all()
+                elif kind == "opening":  # door/window panels: a few cm in front of their wall, within it
+                    op = world.room.openings[int(sid) - n_obj]
+                    along, off = _wall_coords(world, op.wall, xy)
+                    assert (np.abs(along - op.offset) <= op.width / 2 + 0.06).all()
+                    assert ((off > -0.01) & (off < 0.13)).all()
                 else:  # on the wall's line
                     a, b = world.room.walls()[sid - 2]
                     ev = (b - a) / np.linalg.norm(b - a)
                     assert (np.abs((xy - a) @ np.array([-ev[1], ev[0]])) < 0.01).all()
                 checked += len(xy)
     assert checked > 50
+
+
+def test_scanqa_object_ids_resolve_to_instances_of_the_written_scenes(dataset):
+    """Every ScanQA ``object_id`` is an instance of its written scene, labelled as in ``object_names``."""
+    cfg, manifest = dataset
+    labels: dict[str, dict[int, str]] = {}
+    n_items = n_opening_refs = 0
+    for split in manifest["splits"]:
+        items = json.loads((cfg.out / "annotations" / "scanqa" / f"ScanQA_v1.0_{split}.json").read_text())
+        for it in items:
+            sid = it["scene_id"]
+            if sid not in labels:
+                labels[sid] = {x.object_id: x.label for x in load_scene(cfg.out / "scans" / sid).instances}
+            assert set(it["object_ids"]) <= set(labels[sid]), (sid, it["object_ids"])
+            assert [labels[sid][i] for i in it["object_ids"]] == it["object_names"], it
+            n_items += 1
+            n_opening_refs += bool({"door", "window"} & set(it["object_names"]))
+    assert n_items > 0 and n_opening_refs > 0, "some questions refer to doors or windows"
+
+
+def test_first_seen_uses_the_written_instance_ids(dataset):
+    """``first_seen`` (VSI appearance order) keys are instance ids, doors and windows included, and each
+    first-seen frame shows its instance while instances that fill a frame are first seen no later."""
+    cfg, manifest = dataset
+    openings_seen = 0
+    for e in manifest["scenes"]:
+        i = e["index"]
+        world = gen.scene_world(cfg, i)
+        n_obj = len(world.objects)
+        ids = {x.object_id for x in load_scene(cfg.out / "scans" / e["scene_id"]).instances}
+        first = {int(k): v for k, v in e["first_seen"].items()}
+        assert set(first) <= ids
+        openings_seen += sum(k >= n_obj for k in first)
+        poses = gen.scene_poses(cfg, i, world)
+        r = SceneRenderer(world)
+        for f, T in enumerate(poses):
+            inst = r.render(T, cfg.depth_intrinsics(), W, H).instance
+            counts = np.bincount(inst[inst >= 0], minlength=n_obj + len(world.room.openings))
+            for k in np.flatnonzero(counts >= 0.05 * W * H):
+                assert first[int(k)] <= f, (e["scene_id"], int(k), f)
+            for k, f0 in first.items():
+                if f0 == f:
+                    assert counts[k] > 0, (e["scene_id"], k, f)
+    assert openings_seen > 0, "the walks see doors or windows"
 
 
 def test_resume_skips_finished_scenes_and_repairs_damaged_ones(dataset, tmp_path, monkeypatch):

@@ -76,7 +76,9 @@ def test_segments_belong_to_one_object_each():
     s, o = seg[order], obj[order]
     change = (s[1:] == s[:-1]) & (o[1:] != o[:-1])
     assert not change.any()
-    assert set(np.unique(obj)) == {-1, *range(len(w.objects))}, "every object has vertices"
+    n_inst = len(w.objects) + len(w.room.openings)  # doors and windows are instances after the objects
+    assert len(w.room.openings) > 0
+    assert set(np.unique(obj)) == {-1, *range(n_inst)}, "every object, door and window has vertices"
     assert m.faces.min() >= 0 and m.faces.max() < len(m.vertices_aligned)
 
 

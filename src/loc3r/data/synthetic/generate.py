@@ -112,16 +112,16 @@ class _FrameStream:
         )
         jpeg = encode_jpeg(rgb, cfg.jpeg_quality)
         depth = depth_to_mm(d.depth)
-        self._record(i, d.instance, d.opening)
+        self._record(i, d.instance)
         self._cache = (i, jpeg, depth)
         if self.on_frame is not None:
             self.on_frame()
         return jpeg, depth
 
-    def _record(self, i: int, instance: np.ndarray, opening: np.ndarray) -> None:
-        n_obj = len(self.world.objects)
-        ids = np.concatenate([instance[instance >= 0], n_obj + opening[opening >= 0]])
-        counts = np.bincount(ids, minlength=n_obj + len(self.world.room.openings))
+    def _record(self, i: int, instance: np.ndarray) -> None:
+        """Note frame ``i`` as the first appearance of every instance (objects, doors, windows) it shows."""
+        n_inst = len(self.world.objects) + len(self.world.room.openings)
+        counts = np.bincount(instance[instance >= 0], minlength=n_inst)
         for e in np.flatnonzero(counts >= self._min_pixels):
             self.first_seen.setdefault(int(e), i)
 

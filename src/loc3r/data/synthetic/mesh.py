@@ -5,7 +5,8 @@ vertical cylinders (object parts, door and window panels) plus the room's walls,
 ``build_mesh`` triangulates them at a target vertex spacing so that, like a real ScanNet mesh, the vertices
 sample the surfaces densely (pipelines that use mesh vertices as a point cloud see a usable cloud). Segments
 (ScanNet's over-segmentation) are tiles of at most ~0.5 m of one primitive face, so every segment belongs to
-one object.
+one object (doors and windows are objects too: id ``len(world.objects) + k`` for ``room.openings[k]``, see
+``world.opening_object_id``; only walls, floor and ceiling are structure).
 
 Like real ScanNet reconstructions the mesh has no ceiling by default (scanners rarely see it); the renderer
 does draw it. All coordinates here are in the aligned frame; ``mesh_vertices_raw`` maps them to the raw frame
@@ -22,7 +23,7 @@ import numpy as np
 from loc3r.geometry.frames import aligned_to_raw_points, bbox_center
 
 from .texture import material_id, texture_factor
-from .world import World
+from .world import World, opening_object_id
 
 __all__ = [
     "Primitives",
@@ -57,7 +58,7 @@ class Primitives:
         box_half: [B, 3] half extents along the box's local axes.
         box_yaw: [B] rotation of the local axes about +Z, radians.
         box_rgb: [B, 3] uint8 albedo.
-        box_object: [B] int32 object id (-1 = structure: door and window panels).
+        box_object: [B] int32 instance id (objects' ids; door/window panels: ``opening_object_id``).
         box_material: [B] int32 material id (``texture.MATERIALS``).
         box_opening: [B] int32 index into ``room.openings`` of a door/window panel, -1 for object parts.
         cyl_center: [C, 3] cylinder centres (axis is vertical).
@@ -97,7 +98,8 @@ class Mesh:
         vertices_aligned: [N, 3] float32, metres.
         colors: [N, 3] uint8.
         faces: [F, 3] int32 (counter-clockwise seen from outside / from inside the room).
-        vertex_object_id: [N] int32 object id, -1 for structure (walls, floor, ceiling, doors, windows).
+        vertex_object_id: [N] int32 instance id (objects, then doors/windows as ``opening_object_id``), -1
+            for structure (walls, floor, ceiling).
         vertex_segment: [N] int32 segment id (0..S-1); each segment belongs to exactly one object or to
         structure.
     """
@@ -173,7 +175,8 @@ def scene_primitives(world: World) -> Primitives:
                     f"{world.scene_id}: object {o.object_id} has a part of unknown kind {p.kind!r}"
                 )
     for center, half, yaw, rgb, mat, k in _opening_boxes(world):
-        boxes.append((np.asarray(center), np.asarray(half), yaw, rgb, -1, material_id(mat), k))
+        oid = opening_object_id(world, k)
+        boxes.append((np.asarray(center), np.asarray(half), yaw, rgb, oid, material_id(mat), k))
 
     def col(items, i, dtype, width=None):
         if not items:

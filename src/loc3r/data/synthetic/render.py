@@ -9,8 +9,9 @@ tessellation error), and a triangle rasteriser in numpy would need per-triangle 
 
 Conventions: poses are camera-to-world in the scene's **aligned** frame, OpenCV camera axes (x right, y down,
 z forward). Pixel (u, v) is the integer column / row, its ray is ``K^-1 (u, v, 1)``, and the returned depth is
-the distance along the optical axis (ScanNet depth), metres. Instance ids are the objects' ids, -1 for
-structure (walls, floor, ceiling, doors, windows).
+the distance along the optical axis (ScanNet depth), metres. Instance ids are the objects' ids and, for doors
+and windows, ``world.opening_object_id`` (= ``len(objects) + k``), the ids of the written aggregation; -1 for
+structure (walls, floor, ceiling).
 
 Shading: albedo x procedural texture x (ambient + a directional light from above + a camera-mounted light),
 with a mild falloff with distance and a little Gaussian sensor noise drawn from the caller's generator.
@@ -47,7 +48,8 @@ class RenderOutput:
     Attributes:
         rgb: [H, W, 3] uint8.
         depth: [H, W] float32, metres along the optical axis (0 where nothing was hit).
-        instance: [H, W] int32 object id; -1 structure, -2 nothing hit.
+        instance: [H, W] int32 instance id (objects, then doors/windows as ``opening_object_id``); -1
+            structure (walls, floor, ceiling), -2 nothing hit.
         opening: [H, W] int32 index into ``world.room.openings`` where a door/window is seen, -1 elsewhere.
     """
 
@@ -126,7 +128,7 @@ class SceneRenderer:
             rng: generator for the sensor noise (``None``: no noise).
 
         Returns:
-            ``RenderOutput`` (rgb, depth, instance).
+            ``RenderOutput`` (rgb, depth, instance, opening).
         """
         T = check_rigid(T_world_from_cam, name="camera pose")
         t, hit, d, o = self.cast(T, K, width, height)

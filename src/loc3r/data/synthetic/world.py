@@ -5,6 +5,11 @@ parallel to the axes). The ScanNet-format writer stores a *raw* frame that diffe
 ``axis_alignment`` A (``p_aligned = A @ p_raw``), as real scans do; SQA3D poses live in the SQA3D frame
 (raw axes, origin at the raw mesh's bounding-box centre) — see ``loc3r.geometry.frames``.
 
+Instance ids: objects are numbered ``0 .. len(objects) - 1``; doors and windows are annotated instances
+too (as in ScanNet, labels ``"door"`` / ``"window"``), numbered after the objects: the k-th opening of
+``room.openings`` has id ``len(objects) + k`` (``opening_object_id``). The mesh, the renderer's instance
+maps, the aggregation file and the annotations all use these ids.
+
 Objects: an object's local frame has its origin at the footprint centre on its base (z = its bottom), local
 +x is the object's *front* (the side a person faces it from / sits on), rotated by ``yaw`` about +Z.
 ``size`` = (extent along local x, extent along local y, height).
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Part", "SceneObject", "Opening", "Room", "World"]
+__all__ = ["Part", "SceneObject", "Opening", "Room", "World", "opening_object_id"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ class SceneObject:
 
 @dataclass(frozen=True)
 class Opening:
-    """A door or window in a wall.
+    """A door or window in a wall (an annotated instance with id ``opening_object_id(world, k)``).
 
     Attributes:
         kind: ``"door"`` or ``"window"``.
@@ -157,3 +162,11 @@ class World:
     def by_category(self, category: str) -> list[SceneObject]:
         """Objects of one category."""
         return [o for o in self.objects if o.category == category]
+
+
+def opening_object_id(world: World, index: int) -> int:
+    """Instance id (aggregation ``objectId``) of the ``index``-th opening of ``world.room``.
+
+    Openings are numbered after the objects: ``len(world.objects) + index``.
+    """
+    return len(world.objects) + int(index)

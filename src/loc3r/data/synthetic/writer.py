@@ -9,8 +9,9 @@
 * ``<scene>_vh_clean_2.ply``: the binary mesh in the raw frame (x y z float, r g b a uchar, faces).
 * ``<scene>_vh_clean_2.0.010000.segs.json``: per-vertex segment ids.
 * ``<scene>.aggregation.json``: one ``segGroup`` per object (``objectId`` = ``SceneObject.object_id``, label =
-  its category) listing the segments of its vertices. Walls, floor, doors and windows are unannotated
-  structure (like ScanNet's unlabelled vertices).
+  its category), then one per door/window (``objectId`` = ``opening_object_id`` = ``len(objects) + k``, label
+  ``"door"`` / ``"window"``, as ScanNet annotates them), listing the segments of its vertices. Walls and floor
+  are unannotated structure (like ScanNet's unlabelled vertices).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from loc3r.data.scannet.sens import write_sens
 from loc3r.geometry.transforms import invert_rigid
 
 from .mesh import Mesh, mesh_vertices_raw
-from .world import World
+from .world import World, opening_object_id
 
 __all__ = ["scene_file_names", "encode_jpeg", "depth_to_mm", "raw_poses", "scene_meta", "write_scannet_scene"]
 
@@ -102,11 +103,16 @@ def scene_meta(
 
 
 def object_seg_groups(world: World, mesh: Mesh) -> list[SegGroup]:
-    """One ``SegGroup`` per object: the sorted segment ids of its vertices."""
+    """One ``SegGroup`` per instance: the objects, then the doors and windows (ids ``opening_object_id``).
+
+    Each group lists the sorted segment ids of the instance's vertices (``mesh.vertex_object_id``).
+    """
+    instances = [(o.object_id, o.category) for o in world.objects]
+    instances += [(opening_object_id(world, k), op.kind) for k, op in enumerate(world.room.openings)]
     groups = []
-    for o in world.objects:
-        segs = np.unique(mesh.vertex_segment[mesh.vertex_object_id == o.object_id])
-        groups.append(SegGroup(object_id=o.object_id, label=o.category, segments=tuple(int(s) for s in segs)))
+    for oid, label in instances:
+        segs = np.unique(mesh.vertex_segment[mesh.vertex_object_id == oid])
+        groups.append(SegGroup(object_id=oid, label=label, segments=tuple(int(s) for s in segs)))
     return groups
 
 

@@ -13,7 +13,8 @@ Frames and conventions:
     margin of a decision boundary, so that only unambiguous facts are ever stated.
 
 Doors and windows (``Opening``) become entities too: a thin box on the wall line (``OPENING_DEPTH_M`` thick),
-with ids ``len(world.objects) + k`` for the k-th opening (see ``opening_object_id``).
+with ids ``len(world.objects) + k`` for the k-th opening (``world.opening_object_id``, re-exported here), the
+ids the written mesh, aggregation and instance maps use.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from loc3r.geometry.rotations import wrap_angle
 
-from ..world import Opening, Room, World
+from ..world import Opening, Room, World, opening_object_id
 
 __all__ = [
     "OPENING_DEPTH_M",
@@ -103,11 +104,6 @@ class Entity:
     def longest_dim_m(self) -> float:
         """Longest edge of the oriented bounding box, metres (VSI-Bench object size)."""
         return float(max(self.dims))
-
-
-def opening_object_id(world: World, index: int) -> int:
-    """Object id of the ``index``-th opening of ``world.room``: openings are numbered after the objects."""
-    return len(world.objects) + index
 
 
 def opening_center_xy(room: Room, opening: Opening) -> np.ndarray:
