@@ -21,6 +21,8 @@ COMMANDS: list[str] = [
     "prepare",
     "data",
     "score",
+    "eval",
+    "infer",
 ]
 
 

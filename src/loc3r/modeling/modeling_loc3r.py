@@ -481,6 +481,7 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         num_items_in_batch: int | torch.Tensor | None = None,
+        situation_heads: bool | None = None,
         **kwargs,
     ) -> Loc3ROutput:
         r"""Run Loc3R-VLM and compute every loss whose targets are given.
@@ -510,6 +511,10 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             **kwargs: ignored (accepted for compatibility with generation and the HF ``Trainer``).
             num_items_in_batch: number of supervised answer tokens over the whole accumulated batch (set by
                 the HF ``Trainer`` for exact gradient accumulation).
+            situation_heads: run the ``<Pos>``/``<Ori>`` heads on this chunk of ``input_ids``. None (default):
+                only on a chunk without a KV cache before it (decoding steps never contain the tokens); True:
+                also on a chunk appended to a cache, e.g. a per-query suffix after a cached video prefix
+                (``loc3r.eval.scene_cache``).
 
         Returns:
             ``Loc3ROutput`` (loss first).
@@ -563,8 +568,9 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         out = Loc3ROutput(logits=logits, past_key_values=lm.past_key_values)
         b_idx = torch.arange(hidden.shape[0], device=hidden.device)
 
-        # Situation heads on <Pos> / <Ori> (prefill only: decoding steps never contain them).
-        if self.pos_head is not None and input_ids is not None and prefill:
+        # Situation heads on <Pos> / <Ori> (by default prefill only: decoding steps never contain them).
+        run_situation_heads = prefill if situation_heads is None else situation_heads
+        if self.pos_head is not None and input_ids is not None and run_situation_heads:
             pos_at = self._find_single(input_ids, c.pos_token_id, "<Pos>")
             ori_at = self._find_single(input_ids, c.ori_token_id, "<Ori>")
             if (pos_at is None) != (ori_at is None):
