@@ -23,6 +23,7 @@ COMMANDS: list[str] = [
     "score",
     "eval",
     "infer",
+    "train",
 ]
 
 
