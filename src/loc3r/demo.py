@@ -1,13 +1,16 @@
-"""``loc3r demo``: the whole data path on the embedded synthetic world, in one command.
+"""``loc3r demo``: the whole system on the embedded synthetic world, in one command (< 10 min on 2 CPU cores).
 
 Stages (each a plain library call that the tests also use):
-  1. ``generate_synthetic``: a few procedural scenes in ScanNet's raw layout with SQA3D/ScanQA/VSI-Bench
-     annotations, plus bird's-eye preview PNGs;
-  2. ``prepare_scannet``: the same export real ScanNet scans go through (32 uniformly selected frames, depth,
-     poses, per-token BEV targets for LLaVA-Video's 14x14 token grid);
-  3. ``convert_to_jsonl``: the benchmark files into unified records;
-  4. a summary table of what was produced.
-Model training, localization and scoring join this command as they land (see the README).
+  1. ``train`` with the committed recipe ``configs/tiny-synthetic.yaml`` (shortened): it generates the
+     procedural scenes in ScanNet's raw layout with SQA3D / ScanQA / VSI-Bench annotations, prepares them exactly
+     as real scans are prepared, and trains the tiny Loc3R model from scratch with every loss term;
+  2. ``predict`` on the held-out *test* scenes: the situation of every SQA3D-style localization record is
+     localized (one forward pass each, the scene's video prefix encoded once) and the situated questions answered;
+  3. ``score`` with the official metrics (Acc@0.5m/1.0m/15°/30°, EM/EM-R), printed as a table;
+  4. ``infer`` on a few test situations: bird's-eye pictures with the model's cognitive map, the predicted pose
+     with its σ ellipses and the ground truth; plus the synthetic scenes' previews.
+A tiny model trained from scratch for a few CPU minutes localizes far from the paper's 7B model (see the
+README / docs/benchmark.md for what it reaches); the demo shows the complete, real pipeline end to end.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-__all__ = ["DemoConfig", "run_demo"]
+__all__ = ["DemoConfig", "run_demo", "format_summary"]
 
 
 @dataclass(frozen=True)
@@ -27,84 +28,95 @@ class DemoConfig:
     """Settings of ``run_demo``.
 
     Attributes:
-        out: output folder (``synthetic/``, ``prepared/``, ``records/`` and ``summary.json`` go under it).
-        num_scenes: synthetic scenes to generate.
-        frames_per_scene: rendered frames per scene.
-        num_frames: frames selected per scene by ``prepare`` (the paper: 32).
-        seed: master seed of the synthetic world.
-        workers: parallel processes for generation and preparation.
+        out: output folder (``data/``, ``run/``, ``eval/``, ``pictures/`` and ``summary.json`` go under it).
+        recipe: training recipe (a path or a packaged recipe name).
+        train_steps: optimiser steps (None: the recipe's own schedule).
+        num_scenes: synthetic scenes to generate (None: the recipe's; split train / val / test).
+        num_pictures: test situations drawn as BEV pictures.
+        seed: seed of the synthetic world and of training.
         progress: show progress bars.
+        extra_overrides: more ``key=value`` recipe overrides.
     """
 
     out: Path
-    num_scenes: int = 4
-    frames_per_scene: int = 120
-    num_frames: int = 32
+    recipe: str = "tiny-synthetic"
+    train_steps: int | None = None
+    num_scenes: int | None = None
+    num_pictures: int = 3
     seed: int = 0
-    workers: int = 2
     progress: bool = True
+    extra_overrides: tuple[str, ...] = ()
 
 
-def _summarise_prepared(prepared_dir: Path, scene_id: str) -> dict[str, Any]:
-    meta = json.loads((prepared_dir / scene_id / "scene.json").read_text())
-    bev = np.load(prepared_dir / scene_id / "bev_targets.npz")
-    xy, valid = bev["xy"], bev["valid"]
-    pts = xy[valid]
-    return {
-        "scene_id": scene_id,
-        "frames": len(meta["frame_selection"]["indices"]),
-        "objects": len(json.loads((prepared_dir / scene_id / "instances.json").read_text())["instances"]),
-        "token_grid": list(valid.shape[1:]),
-        "valid_token_fraction": float(valid.mean()),
-        "bev_extent_m": [float(pts[:, 0].max() - pts[:, 0].min()), float(pts[:, 1].max() - pts[:, 1].min())],
-    }
+def _test_records(data_root: Path, records_dir: Path) -> dict[str, Path]:
+    """Convert the synthetic test split's SQA3D files into unified records (localization and QA)."""
+    from loc3r.data.sources.convert import convert_to_jsonl
+
+    sqa = data_root / "synthetic" / "annotations" / "sqa3d"
+    out = {}
+    loc = sqa / "v1_balanced_localization_test_scannetv2.json"
+    out["sqa3d-loc"] = records_dir / "sqa3d_localization_test.jsonl"
+    convert_to_jsonl("sqa3d", [loc], out["sqa3d-loc"])
+    out["sqa3d"] = records_dir / "sqa3d_test.jsonl"
+    convert_to_jsonl("sqa3d", [sqa / "v1_balanced_questions_test_scannetv2.json",
+                               sqa / "v1_balanced_sqa_annotations_test_scannetv2.json"], out["sqa3d"])
+    return out
 
 
 def run_demo(cfg: DemoConfig) -> dict[str, Any]:
-    """Run the demo stages and return (and write to ``out/summary.json``) a summary."""
-    from loc3r.data.prepare import PrepareConfig, prepare_scannet
-    from loc3r.data.sources.convert import convert_to_jsonl
-    from loc3r.data.synthetic.config import SynthConfig
-    from loc3r.data.synthetic.generate import generate_synthetic
+    """Run the demo stages; returns (and writes to ``out/summary.json``) a summary."""
+    from loc3r.data.sources.convert import read_records_jsonl
+    from loc3r.eval.infer import InferConfig, infer
+    from loc3r.eval.predict import PredictConfig, predict
+    from loc3r.eval.score import score
+    from loc3r.training.recipe import load_recipe
+    from loc3r.training.train import train
     from loc3r.utils.io import atomic_write_json
 
-    out = Path(cfg.out)
-    synth_dir, prepared_dir, records_dir = out / "synthetic", out / "prepared", out / "records"
-    manifest = generate_synthetic(
-        SynthConfig(out=synth_dir, num_scenes=cfg.num_scenes, seed=cfg.seed, frames_per_scene=cfg.frames_per_scene,
-                    workers=cfg.workers, progress=cfg.progress, preview=True)
-    )
-    report = prepare_scannet(
-        PrepareConfig(scans_dir=synth_dir / "scans", out_dir=prepared_dir, num_frames=cfg.num_frames,
-                      bev_targets=True, workers=cfg.workers, progress=cfg.progress)
-    )
-    if report.failed:
-        raise RuntimeError(f"prepare failed for {sorted(report.failed)}: {report.failed}")
-    records: dict[str, int] = {}
-    ann = synth_dir / "annotations"
-    for split in ("train", "val", "test"):
-        sqa = sorted((ann / "sqa3d").glob(f"v1_balanced_*_{split}_scannetv2.json"))
-        sqa = [p for p in sqa if "localization" not in p.name]
-        for source, inputs in (("sqa3d", sqa), ("scanqa", [ann / "scanqa" / f"ScanQA_v1.0_{split}.json"]),
-                               ("vsibench", [ann / "vsibench" / f"vsibench_{split}.json"])):
-            if not all(p.exists() for p in inputs) or not inputs:
-                continue
-            summary = convert_to_jsonl(source, inputs, records_dir / f"{source}_{split}.jsonl")
-            records[f"{source}_{split}"] = summary.written
-    scenes = [_summarise_prepared(prepared_dir, s["scene_id"]) for s in manifest["scenes"]]
-    result = {"out": str(out), "scenes": scenes, "records": records,
-              "previews": sorted(str(p) for p in (synth_dir / "preview").glob("*.png"))}
-    atomic_write_json(out / "summary.json", result)
-    return result
+    out = Path(cfg.out).resolve()
+    data_root, run_dir = out / "data", out / "run"
+    overrides = [f"data.root={data_root}", f"training.output_dir={run_dir}", f"training.seed={cfg.seed}",
+                 f"data.synthetic.seed={cfg.seed}", "training.report_to=none",
+                 f"training.disable_tqdm={not cfg.progress}"]
+    if cfg.num_scenes is not None:
+        overrides.append(f"data.synthetic.scenes={cfg.num_scenes}")
+    if cfg.train_steps is not None:
+        overrides.append(f"training.max_steps={cfg.train_steps}")
+    recipe = load_recipe(cfg.recipe, [*overrides, *cfg.extra_overrides])
+    result = train(recipe)
+    training = result.summary()
+
+    records = _test_records(data_root, out / "records")
+    prepared = data_root / recipe.data.prepared_dir
+    metrics = {}
+    for bench, recs in records.items():
+        preds = out / "eval" / f"{bench}.predictions.jsonl"
+        predict(PredictConfig(model=run_dir, benchmark=bench, data=prepared, annotations=(recs,), out=preds,
+                              overwrite=True, progress=cfg.progress))
+        metrics[bench] = score(preds, bench, annotations=[recs], out_json=out / "eval" / f"{bench}.metrics.json")
+
+    pictures = []
+    loc_records = read_records_jsonl(records["sqa3d-loc"])
+    for rec in loc_records[: cfg.num_pictures]:
+        pic_dir = out / "pictures" / f"{rec.scene_id}_{rec.id}"
+        infer(InferConfig(model=run_dir, input=prepared / rec.scene_id, annotations=(records["sqa3d-loc"],),
+                          record_id=rec.id, out_dir=pic_dir))
+        pictures.append(str(pic_dir / "bev.png"))
+    summary = {"out": str(out), "training": training, "metrics": metrics, "pictures": pictures}
+    atomic_write_json(out / "summary.json", summary)
+    return summary
 
 
-def format_summary(result: dict[str, Any]) -> str:
-    """Plain-text table of a ``run_demo`` result."""
-    lines = [f"{'scene':<14}{'frames':>7}{'objects':>8}{'tokens/frame':>14}{'valid':>7}  BEV extent (m)"]
-    for s in result["scenes"]:
-        grid = f"{s['token_grid'][0]}x{s['token_grid'][1]}"
-        lines.append(f"{s['scene_id']:<14}{s['frames']:>7}{s['objects']:>8}{grid:>14}"
-                     f"{s['valid_token_fraction']:>7.0%}  {s['bev_extent_m'][0]:.1f} x {s['bev_extent_m'][1]:.1f}")
-    lines.append("records: " + ", ".join(f"{k} {v}" for k, v in sorted(result["records"].items())))
-    lines.append("pictures: " + ", ".join(result["previews"]))
+def format_summary(summary: dict[str, Any]) -> str:
+    """Plain-text report of a ``run_demo`` result: training curves, the metrics tables, the pictures."""
+    from loc3r.eval.score import format_score_table
+
+    t = summary["training"]
+    lines = [f"trained {t['global_step']} steps in {t['elapsed_s']:.0f} s -> {t['output_dir']}",
+             f"{'loss term':<12}{'first':>9}{'last':>9}"]
+    for name, c in t["loss_curves"].items():
+        lines.append(f"{name:<12}{c['first']:>9.3f}{c['last']:>9.3f}")
+    for bench, metrics in summary["metrics"].items():
+        lines += ["", f"== {bench} (synthetic test split) ==", format_score_table(metrics)]
+    lines += ["", "pictures: " + ", ".join(summary["pictures"])]
     return "\n".join(lines)

@@ -8,21 +8,27 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
-    p = subparsers.add_parser("demo", help="run the whole pipeline on the embedded synthetic world",
-                              description=__doc__)
+    p = subparsers.add_parser(
+        "demo", help="train a tiny model on the synthetic world, localize, answer, score, draw",
+        description="Generate synthetic scenes, train the tiny Loc3R model with the committed recipe "
+        "(configs/tiny-synthetic.yaml), localize the test split's situations and answer its questions, print the "
+        "official metrics and write bird's-eye pictures. About 5 minutes on 2 CPU cores.")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out)")
-    p.add_argument("--scenes", type=int, default=4, help="synthetic scenes (default 4)")
-    p.add_argument("--frames-per-scene", type=int, default=120, help="rendered frames per scene (default 120)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic world (default 0)")
-    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    p.add_argument("--recipe", default="tiny-synthetic", help="training recipe (default tiny-synthetic)")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's schedule)")
+    p.add_argument("--scenes", type=int, default=None, help="synthetic scenes (default: the recipe's)")
+    p.add_argument("--pictures", type=int, default=3, help="test situations drawn (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more recipe overrides")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from loc3r.demo import DemoConfig, format_summary, run_demo
 
-    result = run_demo(DemoConfig(out=args.out, num_scenes=args.scenes, frames_per_scene=args.frames_per_scene,
-                                 seed=args.seed, workers=args.workers, progress=not args.quiet))
-    print(format_summary(result))
+    summary = run_demo(DemoConfig(out=args.out, recipe=args.recipe, train_steps=args.steps, num_scenes=args.scenes,
+                                  num_pictures=args.pictures, seed=args.seed, progress=not args.quiet,
+                                  extra_overrides=tuple(args.overrides)))
+    print(format_summary(summary))
     return 0
