@@ -17,9 +17,8 @@ Timing: the variants are interleaved step by step and the median is reported (ro
 Peak memory: on CUDA ``max_memory_allocated`` over a step; on CPU the growth of the process's peak resident
 set (``VmHWM`` after resetting it) over a step, each variant in a fresh subprocess.
 
-Presets: ``tiny`` (the CPU test preset, 4 frames of 64², a 4x4 grid), ``small`` (CPU, 8 frames of 384² / patch
-    14 =
-14x14 grid, ~1.7k tokens, LLM hidden 256 x 4 layers) and ``gpu`` (32 frames of 384² / patch 14 with
+Presets: ``tiny`` (the CPU test preset, 4 frames of 64², a 4x4 grid), ``small`` (CPU, 8 frames of 384² /
+patch 14 = 14x14 grid, ~1.7k tokens, LLM hidden 256 x 4 layers) and ``gpu`` (32 frames of 384² / patch 14 with
 SigLIP-so400m dimensions and a Qwen2-0.5B-sized LLM in bf16, ~6.8k tokens; default when CUDA is available).
 """
 
@@ -32,21 +31,10 @@ import re
 import statistics
 import time
 
+from _common import GPU_MODEL, TINY_MODEL, build_loc3r
+
 PRESETS = {
-    "tiny": dict(
-        frames=4,
-        batch=2,
-        image_size=64,
-        patch_size=8,
-        text_hidden_size=64,
-        text_layers=2,
-        vision_hidden_size=32,
-        vision_layers=2,
-        prior_dim=8,
-        head=32,
-        dtype="float32",
-        base={},
-    ),
+    "tiny": dict(TINY_MODEL, frames=4, batch=2, prior_dim=8),
     "small": dict(
         frames=8,
         batch=1,
@@ -61,26 +49,7 @@ PRESETS = {
         dtype="float32",
         base={},
     ),
-    "gpu": dict(
-        frames=32,
-        batch=1,
-        image_size=384,
-        patch_size=14,
-        text_hidden_size=896,
-        text_layers=24,
-        vision_hidden_size=1152,
-        vision_layers=27,
-        prior_dim=768,
-        head=896,
-        dtype="bfloat16",
-        base=dict(
-            num_heads=14,
-            num_kv_heads=2,
-            text_intermediate_size=4864,
-            vision_num_heads=16,
-            vision_intermediate_size=4304,
-        ),
-    ),
+    "gpu": dict(GPU_MODEL, frames=32, batch=1, prior_dim=768),
 }
 
 
@@ -90,26 +59,13 @@ def build(preset: str, device: str, variant: str, seed: int = 0):
     import torch
     from transformers import LlavaOnevisionForConditionalGeneration
 
-    from loc3r.modeling.builders import loc3r_tiny
     from loc3r.modeling.processing_loc3r import FrameTransform, Loc3RProcessor
     from loc3r.modeling.trainable import set_trainable
 
     p = PRESETS[preset]
     dtype = getattr(torch, p["dtype"])
     layout = "grid" if variant == "loc3r_paper" else "one_token"
-    model, proc = loc3r_tiny(
-        image_size=p["image_size"],
-        patch_size=p["patch_size"],
-        prior_token_dim=p["prior_dim"],
-        text_hidden_size=p["text_hidden_size"],
-        text_layers=p["text_layers"],
-        vision_hidden_size=p["vision_hidden_size"],
-        vision_layers=p["vision_layers"],
-        head_hidden_size=p["head"],
-        base_config_kwargs=p["base"],
-        newline_layout=layout,
-        seed=seed,
-    )
+    model, proc = build_loc3r(p, newline_layout=layout, seed=seed)
     rng = np.random.default_rng(seed)
     b, t = p["batch"], p["frames"]
     videos = [rng.integers(0, 256, (t, 96, 128, 3), dtype=np.uint8) for _ in range(b)]

@@ -31,20 +31,10 @@ import argparse
 import statistics
 import time
 
+from _common import GPU_MODEL, TINY_MODEL, build_loc3r
+
 PRESETS = {
-    "tiny": dict(
-        frames=4,
-        image_size=64,
-        patch_size=8,
-        text_hidden_size=64,
-        text_layers=2,
-        vision_hidden_size=32,
-        vision_layers=2,
-        prior_dim=13,
-        head=32,
-        dtype="float32",
-        base={},
-    ),
+    "tiny": dict(TINY_MODEL, frames=4, prior_dim=13),
     "small": dict(
         frames=32,
         image_size=112,
@@ -58,25 +48,7 @@ PRESETS = {
         dtype="float32",
         base={},
     ),
-    "gpu": dict(
-        frames=32,
-        image_size=384,
-        patch_size=14,
-        text_hidden_size=896,
-        text_layers=24,
-        vision_hidden_size=1152,
-        vision_layers=27,
-        prior_dim=768,
-        head=896,
-        dtype="bfloat16",
-        base=dict(
-            num_heads=14,
-            num_kv_heads=2,
-            text_intermediate_size=4864,
-            vision_num_heads=16,
-            vision_intermediate_size=4304,
-        ),
-    ),
+    "gpu": dict(GPU_MODEL, frames=32, prior_dim=768),
 }
 
 SITUATIONS = [
@@ -105,7 +77,6 @@ def main() -> None:
     import torch
 
     from loc3r.eval.scene_cache import SceneSession, run_queries_uncached
-    from loc3r.modeling.builders import loc3r_tiny
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -118,17 +89,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     p = PRESETS[args.preset]
     device = torch.device("cuda" if torch.cuda.is_available() and args.preset == "gpu" else "cpu")
-    model, processor = loc3r_tiny(
-        image_size=p["image_size"],
-        patch_size=p["patch_size"],
-        prior_token_dim=p["prior_dim"],
-        text_hidden_size=p["text_hidden_size"],
-        text_layers=p["text_layers"],
-        vision_hidden_size=p["vision_hidden_size"],
-        vision_layers=p["vision_layers"],
-        head_hidden_size=p["head"],
-        base_config_kwargs=p["base"],
-    )
+    model, processor = build_loc3r(p)
     model.to(device=device, dtype=getattr(torch, p["dtype"])).eval()
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (p["frames"], 240, 320, 3), dtype=np.uint8)

@@ -2,20 +2,20 @@
 
 Stages (each a plain library call that the tests also use):
   1. ``train`` with the committed recipe ``configs/tiny-synthetic.yaml`` (shortened): it generates the
-     procedural scenes in ScanNet's raw layout with SQA3D / ScanQA / VSI-Bench annotations, prepares them exactly
-     as real scans are prepared, and trains the tiny Loc3R model from scratch with every loss term;
+     procedural scenes in ScanNet's raw layout with SQA3D / ScanQA / VSI-Bench annotations, prepares them
+     exactly as real scans are prepared, and trains the tiny Loc3R model from scratch with every loss term;
   2. ``predict`` on the held-out *test* scenes: the situation of every SQA3D-style localization record is
-     localized (one forward pass each, the scene's video prefix encoded once) and the situated questions answered;
+     localized (one forward pass each, the scene's video prefix encoded once) and the situated questions
+     answered;
   3. ``score`` with the official metrics (Acc@0.5m/1.0m/15°/30°, EM/EM-R), printed as a table;
-  4. ``infer`` on a few test situations: bird's-eye pictures with the model's cognitive map, the predicted pose
-     with its σ ellipses and the ground truth; plus the synthetic scenes' previews.
+  4. ``infer`` on a few test situations: bird's-eye pictures with the model's cognitive map, the predicted
+     pose with its σ ellipses and the ground truth; plus the synthetic scenes' previews.
 A tiny model trained from scratch for a few CPU minutes localizes far from the paper's 7B model (see the
 README / docs/benchmark.md for what it reaches); the demo shows the complete, real pipeline end to end.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,8 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
         preds = out / "eval" / f"{bench}.predictions.jsonl"
         predict(PredictConfig(model=run_dir, benchmark=bench, data=prepared, annotations=(recs,), out=preds,
                               overwrite=True, progress=cfg.progress))
-        metrics[bench] = score(preds, bench, annotations=[recs], out_json=out / "eval" / f"{bench}.metrics.json")
+        metrics_json = out / "eval" / f"{bench}.metrics.json"
+        metrics[bench] = score(preds, bench, annotations=[recs], out_json=metrics_json)
 
     pictures = []
     loc_records = read_records_jsonl(records["sqa3d-loc"])

@@ -31,12 +31,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "PriorBackend",
+    "FrozenModelPrior",
     "num_frames_of",
     "check_tokens",
     "freeze_module",
     "resolve_device",
     "resolve_amp_dtype",
     "autocast_context",
+    "frozen_inference",
     "CheckpointFormatError",
     "load_state_dict_file",
 ]
@@ -208,6 +210,79 @@ def autocast_context(device: torch.device, amp_dtype: str | None) -> Iterator[No
         return
     with torch.autocast(device_type=device.type, dtype=getattr(torch, amp_dtype)):
         yield
+
+
+@contextlib.contextmanager
+def frozen_inference(device: torch.device, amp_dtype: str | None) -> Iterator[None]:
+    """``torch.inference_mode`` plus ``autocast_context(device, amp_dtype)``, for running a frozen model."""
+    import torch
+
+    with torch.inference_mode(), autocast_context(device, amp_dtype):
+        yield
+
+
+# --------------------------------------------------------------------------------------------- frozen models
+class FrozenModelPrior(PriorBackend):
+    """A prior backend around a frozen 3D foundation model, loaded lazily onto one device.
+
+    Subclasses call ``_init_runtime`` in ``__init__``, implement ``_load_model`` (build the model and load
+    its weights, on the CPU), ``checkpoint_hash`` and ``encode``; in ``encode`` they run ``self.model``
+    under ``frozen_inference(self.device, self.amp_dtype)`` and finish with ``_checked_tokens``.
+    """
+
+    def _init_runtime(
+        self,
+        *,
+        device: str | None,
+        amp_dtype: str | None,
+        token_dim: int,
+        checkpoint_hash: str | None,
+        strict: bool,
+    ) -> None:
+        """Set ``device`` and ``amp_dtype`` (resolved), the token size, the hash override and ``strict``.
+
+        Args:
+            device: ``"auto"``/None (CUDA if available), ``"cuda"``, ``"cpu"``, ... (``resolve_device``).
+            amp_dtype: autocast setting (``resolve_amp_dtype``).
+            token_dim: expected token size D; checked at run time.
+            checkpoint_hash: identity of the weights for cache keys, or None to derive it.
+            strict: strict weight loading.
+        """
+        self.device = resolve_device(device)
+        self.amp_dtype = resolve_amp_dtype(amp_dtype, self.device)
+        self._token_dim = int(token_dim)
+        self._checkpoint_hash = checkpoint_hash
+        self.strict = strict
+        self._model: torch.nn.Module | None = None
+
+    @property
+    def token_dim(self) -> int:
+        """D, the expected size of the model's camera token (checked at run time)."""
+        return self._token_dim
+
+    @abc.abstractmethod
+    def _load_model(self) -> torch.nn.Module:
+        """Build the foundation model and load its weights (called once, on first use of ``model``)."""
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """The frozen model on ``self.device`` (loaded on first use)."""
+        if self._model is None:
+            self._model = freeze_module(self._load_model()).to(self.device)
+        return self._model
+
+    def _checked_tokens(self, tokens: torch.Tensor, num_frames: int, model_label: str) -> torch.Tensor:
+        """Check the token size against ``token_dim`` and return ``check_tokens``' float32 CPU ``[T, D]``.
+
+        Raises:
+            RuntimeError: the model's tokens are not ``token_dim``-d (``model_label`` names the model), or
+                ``check_tokens`` rejects them.
+        """
+        if tokens.shape[-1] != self.token_dim:
+            raise RuntimeError(
+                f"{model_label} camera tokens are {tokens.shape[-1]}-d, expected token_dim={self.token_dim}"
+            )
+        return check_tokens(tokens, num_frames, self.token_dim, f"{self.name} prior")
 
 
 # --------------------------------------------------------------------------------------------- weights

@@ -39,15 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from loc3r.utils.import_utils import INSTALL_HINTS, MissingDependencyError, cut3r_src_dir, require_package
 
-from .base import (
-    PriorBackend,
-    autocast_context,
-    check_tokens,
-    freeze_module,
-    load_state_dict_file,
-    resolve_amp_dtype,
-    resolve_device,
-)
+from .base import FrozenModelPrior, frozen_inference, load_state_dict_file
 from .cache import sha256_file
 from .preprocessing import Cut3rImage, preprocess_cut3r
 
@@ -255,7 +247,7 @@ def _run_cut3r(
 
 
 # --------------------------------------------------------------------------------------------- backend
-class Cut3rPrior(PriorBackend):
+class Cut3rPrior(FrozenModelPrior):
     """CUT3R camera tokens ``[T, 768]`` for a video's frames, computed online over the frames in order.
 
     Args:
@@ -324,24 +316,20 @@ class Cut3rPrior(PriorBackend):
         self.square_ok = bool(square_ok)
         self.hook_target = hook_target
         self.call = call
-        self.device = resolve_device(device)
-        self.amp_dtype = resolve_amp_dtype(amp_dtype, self.device)
-        self._token_dim = int(token_dim)
-        self._checkpoint_hash = checkpoint_hash
-        self.strict = strict
+        self._init_runtime(
+            device=device,
+            amp_dtype=amp_dtype,
+            token_dim=token_dim,
+            checkpoint_hash=checkpoint_hash,
+            strict=strict,
+        )
         self.model_class = model_class
         self.config_class = config_class
         # Import now so a missing CUT3R fails at construction with a clear message; load weights lazily.
         self._module = _import_cut3r_module(cut3r_root, model_module)
         _check_cut3r_api(self._module, model_class, config_class)
-        self._model = None
 
     # ----------------------------------------------------------------- identity
-    @property
-    def token_dim(self) -> int:
-        """768 for the released CUT3R checkpoints (``dec_embed_dim``)."""
-        return self._token_dim
-
     @property
     def checkpoint_hash(self) -> str:
         """``sha256:<hex>`` of the checkpoint file (memoised), or the value given at construction."""
@@ -372,20 +360,16 @@ class Cut3rPrior(PriorBackend):
         }
 
     # ----------------------------------------------------------------- model
-    @property
-    def model(self) -> torch.nn.Module:
-        """The frozen CUT3R model (loaded on first use)."""
-        if self._model is None:
-            model = _build_cut3r_model(
-                self._module,
-                self.model_class,
-                self.config_class,
-                self.model_config,
-                self.checkpoint,
-                self.strict,
-            )
-            self._model = freeze_module(model).to(self.device)
-        return self._model
+    def _load_model(self) -> torch.nn.Module:
+        """CUT3R built from ``model_config`` with the checkpoint's weights (``model`` freezes it)."""
+        return _build_cut3r_model(
+            self._module,
+            self.model_class,
+            self.config_class,
+            self.model_config,
+            self.checkpoint,
+            self.strict,
+        )
 
     def encode(self, frames=None, *, poses_c2w=None, intrinsics=None, image_size_wh=None):
         """Camera tokens ``[T, token_dim]`` float32 (CPU) for frames in temporal order.
@@ -408,7 +392,7 @@ class Cut3rPrior(PriorBackend):
         ]
         model = self.model
         try:
-            with torch.inference_mode(), autocast_context(self.device, self.amp_dtype):
+            with frozen_inference(self.device, self.amp_dtype):
                 captured = _run_cut3r(model, views, self.hook_target, self.call, self.device)
         except IndexError as e:
             raise RuntimeError(
@@ -422,9 +406,4 @@ class Cut3rPrior(PriorBackend):
                 f"CUT3R hook '{self.hook_target}' fired {len(captured)} times for {len(views)} frames; "
                 "expected once per frame (is hook_target the decoder's final norm?)"
             )
-        tokens = torch.cat(captured, dim=0)
-        if tokens.shape[-1] != self.token_dim:
-            raise RuntimeError(
-                f"CUT3R camera tokens are {tokens.shape[-1]}-d, expected token_dim={self.token_dim}"
-            )
-        return check_tokens(tokens, len(views), self.token_dim, "cut3r prior")
+        return self._checked_tokens(torch.cat(captured, dim=0), len(views), "CUT3R")

@@ -29,15 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from loc3r.utils.import_utils import INSTALL_HINTS, MissingDependencyError, require_package
 
-from .base import (
-    PriorBackend,
-    autocast_context,
-    check_tokens,
-    freeze_module,
-    load_state_dict_file,
-    resolve_amp_dtype,
-    resolve_device,
-)
+from .base import FrozenModelPrior, frozen_inference, load_state_dict_file
 from .cache import sha256_file
 from .preprocessing import VGGT_TARGET_SIZE, preprocess_vggt
 
@@ -94,7 +86,7 @@ def _run_vggt_aggregator(model: torch.nn.Module, images: torch.Tensor, layer: in
     return tokens[0, :, 0]
 
 
-class VggtPrior(PriorBackend):
+class VggtPrior(FrozenModelPrior):
     """VGGT camera tokens ``[T, 2048]`` for a video's frames, computed jointly over all frames.
 
     Args:
@@ -146,19 +138,15 @@ class VggtPrior(PriorBackend):
         self.checkpoint = str(checkpoint)
         self.revision = revision
         self.mode = mode
-        self.device = resolve_device(device)
-        self.amp_dtype = resolve_amp_dtype(amp_dtype, self.device)
+        self._init_runtime(
+            device=device,
+            amp_dtype=amp_dtype,
+            token_dim=token_dim,  # 2048 for VGGT-1B (2 x embed_dim: frame- and global-attention outputs)
+            checkpoint_hash=checkpoint_hash,
+            strict=strict,
+        )
         self.layer = int(layer)
-        self._token_dim = int(token_dim)
         self.model_class = model_class
-        self._checkpoint_hash = checkpoint_hash
-        self.strict = strict
-        self._model = None
-
-    @property
-    def token_dim(self) -> int:
-        """2048 for VGGT-1B (2 x embed_dim: frame- and global-attention outputs)."""
-        return self._token_dim
 
     @property
     def checkpoint_hash(self) -> str:
@@ -189,15 +177,9 @@ class VggtPrior(PriorBackend):
             "amp_dtype": self.amp_dtype or "float32",
         }
 
-    @property
-    def model(self) -> torch.nn.Module:
-        """The frozen VGGT model (loaded on first use)."""
-        if self._model is None:
-            model = _load_vggt_model(
-                self._module, self.model_class, self.checkpoint, self.revision, self.strict
-            )
-            self._model = freeze_module(model).to(self.device)
-        return self._model
+    def _load_model(self) -> torch.nn.Module:
+        """VGGT with the checkpoint's weights (``model`` freezes it)."""
+        return _load_vggt_model(self._module, self.model_class, self.checkpoint, self.revision, self.strict)
 
     def encode(self, frames=None, *, poses_c2w=None, intrinsics=None, image_size_wh=None):
         """Camera tokens ``[T, token_dim]`` float32 (CPU), all frames in one aggregator pass.
@@ -208,16 +190,10 @@ class VggtPrior(PriorBackend):
             ValueError: no frames / bad frames.
             RuntimeError: unexpected aggregator output or token size.
         """
-        import torch
-
         if frames is None:
             raise ValueError("the 'vggt' prior backend needs frames")
         images = preprocess_vggt(frames, mode=self.mode).to(self.device)
         model = self.model
-        with torch.inference_mode(), autocast_context(self.device, self.amp_dtype):
+        with frozen_inference(self.device, self.amp_dtype):
             tokens = _run_vggt_aggregator(model, images, self.layer)
-        if tokens.shape[-1] != self.token_dim:
-            raise RuntimeError(
-                f"VGGT camera tokens are {tokens.shape[-1]}-d, expected token_dim={self.token_dim}"
-            )
-        return check_tokens(tokens, images.shape[0], self.token_dim, "vggt prior")
+        return self._checked_tokens(tokens, images.shape[0], "VGGT")

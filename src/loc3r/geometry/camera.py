@@ -63,7 +63,11 @@ def unproject_depth(depth_m: np.ndarray, K: np.ndarray, T_world_from_cam: np.nda
 
 
 def project_points(points_world: np.ndarray, K: np.ndarray, T_world_from_cam: np.ndarray):
-    """Project world points [..., 3] into a camera; returns (uv [..., 2], depth [...]) (depth <= 0: behind)."""
+    """Project world points [..., 3] into a camera.
+
+    Returns:
+        (uv [..., 2], depth [...]); depth <= 0: behind the camera.
+    """
     K3 = intrinsics_3x3(K)
     T = np.asarray(T_world_from_cam, dtype=np.float64)
     R, t = T[:3, :3], T[:3, 3]

@@ -5,8 +5,8 @@ Four frames appear in this project (all right-handed, metres, +Z up):
 ``raw``
     Raw ScanNet world: the frame of the ``.sens`` camera poses and of the ``_vh_clean_2.ply`` mesh.
 ``aligned``
-    Axis-aligned ScanNet world: ``p_aligned = A @ [p_raw, 1]`` with ``A`` = ``axisAlignment`` of ``<scene>.txt``
-    (a rotation about +Z plus a translation). Camera poses: ``c2w_aligned = A @ c2w_raw``.
+    Axis-aligned ScanNet world: ``p_aligned = A @ [p_raw, 1]`` with ``A`` = ``axisAlignment`` of
+    ``<scene>.txt`` (a rotation about +Z plus a translation). Camera poses: ``c2w_aligned = A @ c2w_raw``.
 ``sqa3d``
     SQA3D's annotation frame: raw axes, origin at the axis-aligned bounding-box centre of the raw
     ``_vh_clean_2.ply`` vertices (``c_raw = (min + max) / 2``). The agent's pose is a position (x, y, z=0) and
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------------------------- raw <-> aligned
+# ------------------------------------------------------------------------------------------ raw <-> aligned
 def check_axis_alignment(A: np.ndarray, name: str = "axisAlignment") -> np.ndarray:
     """Validate an ``axisAlignment`` matrix (4x4 rigid, rotation about +Z only) and return it as float64."""
     A = check_rigid(np.asarray(A, dtype=np.float64).reshape(4, 4), name=name)
@@ -113,7 +113,8 @@ def sqa3d_to_raw(pos_sqa3d: np.ndarray, yaw_rad, center_raw: np.ndarray):
         center_raw: [3] bbox centre of the raw ``_vh_clean_2.ply`` vertices.
 
     Returns:
-        (pos_raw [..., same dim], heading_raw [...]) — the facing heading in the raw frame (axes are unchanged).
+        (pos_raw [..., same dim], heading_raw [...]) — the facing heading in the raw frame (axes are
+        unchanged).
     """
     p = np.asarray(pos_sqa3d, dtype=np.float64)
     c = np.asarray(center_raw, dtype=np.float64)[: p.shape[-1]]
@@ -121,7 +122,10 @@ def sqa3d_to_raw(pos_sqa3d: np.ndarray, yaw_rad, center_raw: np.ndarray):
 
 
 def raw_to_sqa3d(pos_raw: np.ndarray, heading_raw, center_raw: np.ndarray):
-    """Raw ScanNet world (position, facing heading) -> SQA3D (position, quaternion yaw). Inverse of the above."""
+    """Raw ScanNet world (position, facing heading) -> SQA3D (position, quaternion yaw).
+
+    Inverse of ``sqa3d_to_raw``.
+    """
     p = np.asarray(pos_raw, dtype=np.float64)
     c = np.asarray(center_raw, dtype=np.float64)[: p.shape[-1]]
     return p - c, heading_to_sqa3d_yaw(heading_raw)
@@ -179,7 +183,8 @@ class BevFrame:
         """BEV (x, y) [..., 2] -> world (x, y) [..., 2]."""
         p = np.asarray(points_bev, dtype=np.float64)[..., :2]
         c, s = np.cos(self.heading0), np.sin(self.heading0)
-        return np.stack([c * p[..., 0] - s * p[..., 1], s * p[..., 0] + c * p[..., 1]], axis=-1) + self.origin_xy
+        xy = np.stack([c * p[..., 0] - s * p[..., 1], s * p[..., 0] + c * p[..., 1]], axis=-1)
+        return xy + self.origin_xy
 
     def world_to_bev_heading(self, heading_world):
         """World heading -> BEV heading (``heading - heading0``, wrapped)."""

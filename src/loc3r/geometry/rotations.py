@@ -40,7 +40,8 @@ def wrap_angle(angle_rad: np.ndarray | float) -> np.ndarray:
 
 def angle_diff_abs(a_rad: np.ndarray | float, b_rad: np.ndarray | float) -> np.ndarray:
     """Absolute angular difference in [0, pi], as SQA3D's metric computes it: ``min(d, 2pi - d)``."""
-    d = np.abs(wrap_angle(np.asarray(a_rad, dtype=np.float64)) - wrap_angle(np.asarray(b_rad, dtype=np.float64)))
+    a = wrap_angle(np.asarray(a_rad, dtype=np.float64))
+    d = np.abs(a - wrap_angle(np.asarray(b_rad, dtype=np.float64)))
     return np.minimum(d, 2.0 * np.pi - d)
 
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["make_rigid", "invert_rigid", "apply_rigid", "check_rigid", "is_valid_rigid", "RigidTransformError"]
+__all__ = [
+    "make_rigid",
+    "invert_rigid",
+    "apply_rigid",
+    "check_rigid",
+    "is_valid_rigid",
+    "RigidTransformError",
+]
 
 
 class RigidTransformError(ValueError):

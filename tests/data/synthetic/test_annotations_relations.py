@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import test_annotations_support as S
 
-
-def _load_support():
-    name = "loc3r_tests_annotations_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_annotations_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _load_support()
-
-from loc3r.data.synthetic.annotations import AnnotationConfig, opening_object_id  # noqa: E402
-from loc3r.data.synthetic.annotations import relations as R  # noqa: E402
-from loc3r.data.synthetic.annotations import templates as T  # noqa: E402
+from loc3r.data.synthetic.annotations import AnnotationConfig, opening_object_id
+from loc3r.data.synthetic.annotations import relations as R
+from loc3r.data.synthetic.annotations import templates as T
 
 rad = math.radians
 M = rad(20)

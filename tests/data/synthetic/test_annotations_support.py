@@ -4,7 +4,7 @@ Nothing here calls the predicates of ``loc3r.data.synthetic.annotations``: recta
 and the SQA3D pose convention are re-implemented from their definitions (scipy for quaternions,
 numpy.linalg.inv for the axis alignment) so that the tests compare two implementations.
 
-(Collected by pytest but holds no tests; loaded by the ``test_annotations_*`` modules.)
+(Collected by pytest but holds no tests; imported as ``S`` by the ``test_annotations_*`` modules.)
 """
 
 from __future__ import annotations

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+import test_annotations_support as S
 
-
-def _load_support():
-    name = "loc3r_tests_annotations_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_annotations_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _load_support()
-
-from loc3r.data.synthetic.annotations import AnnotationConfig, generate_annotations  # noqa: E402
-from loc3r.data.synthetic.annotations.vsibench import write_vsibench_file  # noqa: E402
+from loc3r.data.synthetic.annotations import AnnotationConfig, generate_annotations
+from loc3r.data.synthetic.annotations.vsibench import write_vsibench_file
 
 MCA = {"object_rel_direction_easy", "object_rel_direction_medium", "object_rel_direction_hard",
        "object_rel_distance", "route_planning", "obj_appearance_order"}

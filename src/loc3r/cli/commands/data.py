@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from loc3r.cli.commands._common import add_command_group
 from loc3r.data.sources.registry import SOURCES
 
 
@@ -29,15 +30,14 @@ def _run_convert(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``data`` (with its ``convert`` subcommand) to the top-level subparsers."""
-    parser = subparsers.add_parser("data", help="convert benchmark annotation files to unified records",
-                                   description="Annotation-file utilities.")
-    sub = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-
-    def _usage(_args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    parser.set_defaults(func=_usage)
+    sub = add_command_group(
+        subparsers,
+        "data",
+        help="convert benchmark annotation files to unified records",
+        description="Annotation-file utilities.",
+        dest="data_command",
+        metavar="SUBCOMMAND",
+    )
 
     conv = sub.add_parser(
         "convert",

@@ -11,8 +11,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo", help="train a tiny model on the synthetic world, localize, answer, score, draw",
         description="Generate synthetic scenes, train the tiny Loc3R model with the committed recipe "
-        "(configs/tiny-synthetic.yaml), localize the test split's situations and answer its questions, print the "
-        "official metrics and write bird's-eye pictures. About 5 minutes on 2 CPU cores.")
+        "(configs/tiny-synthetic.yaml), localize the test split's situations and answer its questions, print "
+        "the official metrics and write bird's-eye pictures. About 5 minutes on 2 CPU cores.")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default demo_out)")
     p.add_argument("--recipe", default="tiny-synthetic", help="training recipe (default tiny-synthetic)")
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's schedule)")
@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from loc3r.demo import DemoConfig, format_summary, run_demo
 
-    summary = run_demo(DemoConfig(out=args.out, recipe=args.recipe, train_steps=args.steps, num_scenes=args.scenes,
-                                  num_pictures=args.pictures, seed=args.seed, progress=not args.quiet,
-                                  extra_overrides=tuple(args.overrides)))
+    cfg = DemoConfig(out=args.out, recipe=args.recipe, train_steps=args.steps, num_scenes=args.scenes,
+                     num_pictures=args.pictures, seed=args.seed, progress=not args.quiet,
+                     extra_overrides=tuple(args.overrides))
+    summary = run_demo(cfg)
     print(format_summary(summary))
     return 0

@@ -8,56 +8,11 @@ done by ``loc3r.eval.predict.predict_with_report``; this module only parses argu
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-from typing import Any
 
+from loc3r.cli.commands._common import add_model_arguments, model_options
 from loc3r.eval.score import BENCHMARKS
-
-
-def parse_backend_args(items: list[str] | None) -> dict[str, Any]:
-    """``["KEY=VALUE", ...]`` -> dict; a value is parsed as JSON when it is JSON (numbers, true, null).
-
-    Raises:
-        ValueError: an item without ``=``.
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--backend-arg expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
-def add_model_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``eval`` and ``infer``: prior backend, device, dtype."""
-    p.add_argument(
-        "--backend",
-        default="auto",
-        help="camera-prior backend: auto (the model folder's prior_backend.json, else guessed from "
-        "the token width: 13/10 -> pose, 768 -> cut3r, 2048 -> vggt), pose, cut3r, vggt, none",
-    )
-    p.add_argument(
-        "--backend-arg",
-        action="append",
-        metavar="KEY=VALUE",
-        help="backend constructor argument, repeatable (e.g. checkpoint=cut3r.safetensors)",
-    )
-    p.add_argument("--prior-cache", type=Path, metavar="DIR", help="on-disk cache of camera-prior tokens")
-    p.add_argument(
-        "--device", default="auto", help="auto (CUDA if available), cpu, cuda:0, ... (default auto)"
-    )
-    p.add_argument(
-        "--dtype",
-        default="auto",
-        choices=("auto", "float32", "bfloat16", "float16"),
-        help="weights dtype (default auto: bfloat16 on CUDA, float32 on CPU)",
-    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -74,16 +29,12 @@ def _run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         scene_cache=not args.no_scene_cache,
-        backend=args.backend,
-        backend_kwargs=parse_backend_args(args.backend_arg),
-        prior_cache=args.prior_cache,
-        device=args.device,
-        dtype=args.dtype,
         seed=args.seed,
         limit=args.limit,
         embed_records=not args.no_embed_records,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        **model_options(args),
     )
     try:
         report = predict_with_report(cfg)

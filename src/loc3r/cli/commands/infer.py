@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from loc3r.cli.commands.eval import add_model_arguments, parse_backend_args
+from loc3r.cli.commands._common import add_model_arguments, model_options
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -29,12 +29,8 @@ def _run(args: argparse.Namespace) -> int:
         annotations=tuple(args.annotations or ()),
         record_id=args.record_id,
         max_new_tokens=args.max_new_tokens,
-        backend=args.backend,
-        backend_kwargs=parse_backend_args(args.backend_arg),
-        prior_cache=args.prior_cache,
-        device=args.device,
-        dtype=args.dtype,
         plot=not args.no_plot,
+        **model_options(args),
     )
     try:
         result = infer(cfg)

@@ -13,6 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
+from loc3r.cli.commands._common import add_command_group
+
 
 def _run_scannet(args: argparse.Namespace) -> int:
     from loc3r.data.prepare import PrepareConfig, prepare_scannet, read_scene_list
@@ -62,15 +64,14 @@ def _run_scannet(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``prepare`` (with its ``scannet`` subcommand) to the top-level subparsers."""
-    parser = subparsers.add_parser("prepare", help="select and export frames of a dataset (offline)",
-                                   description="Offline dataset preparation.")
-    sub = parser.add_subparsers(dest="prepare_command", metavar="DATASET")
-
-    def _usage(_args: argparse.Namespace) -> int:
-        parser.print_help()
-        return 2
-
-    parser.set_defaults(func=_usage)
+    sub = add_command_group(
+        subparsers,
+        "prepare",
+        help="select and export frames of a dataset (offline)",
+        description="Offline dataset preparation.",
+        dest="prepare_command",
+        metavar="DATASET",
+    )
 
     p = sub.add_parser(
         "scannet",
