@@ -1,0 +1,94 @@
+"""benchmarks/synthetic_ablation.py: its pieces on a shrunken benchmark (the real one is run by hand)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "synthetic_ablation.py"
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    spec = importlib.util.spec_from_file_location("synthetic_ablation", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["synthetic_ablation"] = mod  # dataclasses resolve their module by name
+    spec.loader.exec_module(mod)
+    yield mod
+    sys.modules.pop("synthetic_ablation", None)
+
+
+def _tiny_spec(mod):
+    return mod.BenchmarkSpec(num_scenes=3, seed=5, frames_per_scene=6, width=32, height=24, val_fraction=0.2,
+                             test_fraction=0.34, situations_per_scene=6, questions_per_situation=2,
+                             prepare_frames=4, min_test_situations=1)
+
+
+def test_variants_are_well_formed_recipes(ablation, tmp_path):
+    """Every variant's overrides load into a valid recipe (unknown keys would raise)."""
+    from loc3r.training.recipe import load_recipe
+
+    data = ablation.BenchmarkData(root=tmp_path, synth=tmp_path / "synthetic", prepared=tmp_path / "prepared",
+                                  records={}, counts={})
+    keys = [v.key for v in ablation.VARIANTS]
+    assert keys == ["sitonly", "layout", "full", "nosit"]
+    for v in ablation.VARIANTS:
+        ov = ablation.finetune_overrides(v, data, ablation.Budget(steps=7), 3, tmp_path / v.key, None)
+        r = load_recipe(ablation.RECIPE, ov)
+        assert r.data.synthetic is None and r.data.eval_sources == []
+        assert (r.data.prior.backend == "pose") == v.camera_prior
+        assert r.training["max_steps"] == 7 and r.training["seed"] == 3
+        co = r.model.config_overrides
+        assert (co.get("lambda_bev", 0.05) == 0) == (v.key == "sitonly")
+        assert (co.get("lambda_sit", 0.075) == 0) == (not v.localizes)
+
+
+def test_key_figures_and_table(ablation):
+    rows = {"mean": {"ci": {"Acc@1.0m": {"mean": 10.0, "low": 8.0, "high": 12.0, "n": 3, "confidence": 0.95,
+                                         "method": "t"}}},
+            "rule": {"ci": {"Acc@1.0m": {"mean": 95.0, "low": 93.0, "high": 97.0, "n": 50, "confidence": 0.95,
+                                         "method": "bootstrap"}}}}
+    fig = ablation.key_figures(rows)
+    assert fig == {"mean_acc1m": 10.0, "rule_acc1m": 95.0, "rule_over_mean_acc1m": 9.5,
+                   "headroom_acc1m": 85.0}
+    table = ablation.markdown_table(rows, {"rule": "oracle"})
+    assert "| oracle |" in table and "95.0 ± 2.0" in table and "10.0 ± 2.0" in table
+
+
+@pytest.mark.slow
+def test_baselines_and_finetune_smoke(ablation, tmp_path):
+    """Data -> baselines -> 2-step fine-tunings of every variant -> predict -> score, on 3 tiny scenes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _smoke(ablation, tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _smoke(ablation, tmp_path):
+    data = ablation.build_benchmark(_tiny_spec(ablation), tmp_path / "data", prepare=True)
+    assert data.counts["scenes"] == {"train": 1, "val": 1, "test": 1}
+    assert data.counts["test_situations"] >= 1
+    (tmp_path / "preds").mkdir()
+    rows = ablation.run_baselines(data, [0, 1], tmp_path / "preds")
+    assert set(rows) == {"mean", "random", "rule"}
+    assert len(rows["mean"]["runs"]) == 2 and len(rows["rule"]["runs"]) == 1
+    assert rows["rule"]["ci"]["Acc@1.0m"]["method"] == "bootstrap"
+    assert rows["mean"]["ci"]["Acc@1.0m"]["method"] == "t"
+
+    budget = ablation.Budget(steps=2, batch_size=2, num_frames=4, predict_limit=2)
+    for v in ablation.VARIANTS:
+        res = ablation.run_variant(v, data, budget, seed=0, run_dir=tmp_path / v.key)
+        assert res["steps"] == 2
+        assert res["missing_poses"] == (0 if v.localizes else None)
+        assert 0.0 <= res["metrics"]["EM@1"] <= 100.0
+        for k in ("Acc@1.0m", "Acc@30deg"):
+            assert (k in res["metrics"]) == v.localizes
+            if v.localizes:
+                assert 0.0 <= res["metrics"][k] <= 100.0
