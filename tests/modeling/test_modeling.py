@@ -268,6 +268,52 @@ def test_bev_head_layer_reads_the_requested_hidden_state(tiny_factory, batch_fac
     torch.testing.assert_close(out.pos_mean, ref.pos_mean)
 
 
+def test_semantic_head_reads_the_bev_layer_and_adds_its_cross_entropy(tiny_factory, batch_factory, tmp_path):
+    classes = ["bed", "chair", "desk"]
+    model, proc = tiny_factory(bev_head_layer=1, semantic_classes=classes, lambda_sem=0.5)
+    assert model.semantic_head.out_features == 4
+    assert any(p is model.semantic_head.weight for p in model.parameter_groups()["heads"])
+    b, t = 2, 2
+    batch, _, _ = batch_factory(proc, b=b, t=t)
+    tg = _targets(proc, b, t)
+    rows, cols = proc.token_grid
+    sem = torch.randint(0, 4, (b, t, rows, cols), generator=torch.Generator().manual_seed(1))
+    sem[0, 0] = -100  # a frame without targets
+    seen, h = _capture_lm_inputs(model)
+    with torch.no_grad():
+        out = model(**batch, **tg, semantic_targets=sem)
+        h.remove()
+        lm = model.vlm.base.model.language_model(
+            inputs_embeds=seen["inputs_embeds"], attention_mask=batch["attention_mask"],
+            position_ids=seen["position_ids"], output_hidden_states=True,
+        )
+        ref = model.semantic_head(lm.hidden_states[1][torch.arange(b)[:, None, None, None], out.vision_positions])
+    assert out.semantic_logits.shape == (b, t, rows, cols, 4)
+    torch.testing.assert_close(out.semantic_logits, ref.float())
+    logp = out.semantic_logits.double().log_softmax(-1).numpy()
+    s = sem.numpy()
+    ce = [-logp[i, j, r, c, s[i, j, r, c]] for i in range(b) for j in range(t) for r in range(rows)
+          for c in range(cols) if s[i, j, r, c] != -100]
+    assert out.loss_sem.item() == pytest.approx(np.mean(ce), rel=1e-5)
+    without = model(**batch, **tg)
+    assert without.loss_sem is None
+    assert out.loss.item() == pytest.approx(without.loss.item() + 0.5 * np.mean(ce), rel=1e-5)
+    # All targets ignored: an exact zero that still reaches the head (no unused parameters under DDP).
+    zero = model(**batch, **tg, semantic_targets=torch.full_like(sem, -100))
+    assert zero.loss_sem.item() == 0.0
+    zero.loss.backward()
+    assert model.semantic_head.weight.grad is not None
+    # Saved and loaded with the model; the default model has no such head.
+    model.save_pretrained(tmp_path)
+    from loc3r.modeling.modeling_loc3r import Loc3RForConditionalGeneration
+
+    again = Loc3RForConditionalGeneration.from_pretrained(tmp_path)
+    assert again.config.semantic_classes == classes
+    torch.testing.assert_close(again.semantic_head.weight, model.semantic_head.weight)
+    plain, _ = tiny_factory()
+    assert plain.semantic_head is None and not plain.config.use_semantic_head
+
+
 # ---------------------------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize(
     "parts",

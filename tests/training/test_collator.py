@@ -95,6 +95,17 @@ def test_batch_layout_labels_and_targets(samples, tiny_processor):
     )
 
 
+def test_semantic_targets_are_batched_only_when_every_sample_has_them(samples, tiny_processor):
+    items, _ = samples
+    assert "semantic_targets" not in Loc3RCollator(tiny_processor)(items)
+    sem = [np.full((4, 4, 4), i, np.int64) for i in range(len(items))]
+    with_sem = [dict(it, semantic_targets=s) for it, s in zip(items, sem, strict=True)]
+    batch = Loc3RCollator(tiny_processor)(with_sem)
+    assert batch["semantic_targets"].dtype == torch.int64
+    np.testing.assert_array_equal(batch["semantic_targets"].numpy(), np.stack(sem))
+    assert "semantic_targets" not in Loc3RCollator(tiny_processor)(with_sem[:1] + items[1:])
+
+
 def test_the_tiny_model_trains_on_a_collated_batch(samples, tiny_processor):
     from loc3r.modeling.builders import loc3r_tiny
 

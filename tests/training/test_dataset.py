@@ -195,3 +195,23 @@ def test_make_sample_masks_what_is_unknown():
     s = make_sample(qa, clip, None, "scanqa/3")
     assert not s["has_pose"] and s["situation"] is None
     np.testing.assert_array_equal(s["pos_target"], [0.0, 0.0])
+
+
+def test_semantic_targets_come_from_the_scene_instances(synth_root, tmp_path):
+    import json
+
+    from loc3r.data.semantic_targets import token_categories
+
+    inst = json.loads((synth_root / "prepared" / SCENE / "instances.json").read_text())["instances"]
+    classes = sorted({i["label"] for i in inst})
+    store = _store(synth_root, semantic_classes=classes, cache_dir=tmp_path / "c")
+    clip = store.get(SCENE, 4)
+    ref = token_categories(clip.bev_xy, clip.bev_valid, clip.bev_frame, inst, classes, clip.axis_alignment)
+    np.testing.assert_array_equal(clip.semantic_targets, ref)
+    assert (clip.semantic_targets > 0).any() and (clip.semantic_targets[~clip.bev_valid] == -100).all()
+    # the on-disk clip cache does not hold them; a second store recomputes the same targets
+    again = _store(synth_root, semantic_classes=classes, cache_dir=tmp_path / "c").get(SCENE, 4)
+    np.testing.assert_array_equal(again.semantic_targets, ref)
+    rec = Record(id="1", source="sqa3d", task="what", scene_id=SCENE, question="what?", answers=["bed"])
+    assert make_sample(rec, clip, None, "s")["semantic_targets"] is clip.semantic_targets
+    assert _store(synth_root).get(SCENE, 4).semantic_targets is None

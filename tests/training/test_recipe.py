@@ -20,7 +20,7 @@ from loc3r.training.recipe import (
     resolve_config_path,
 )
 
-SHIPPED = ["tiny-synthetic", "loc3r-llava-video-7b", "loc3r-llava-video-7b-lora"]
+SHIPPED = ["tiny-synthetic", "tiny-pretrain", "tiny-benchmark", "loc3r-llava-video-7b", "loc3r-llava-video-7b-lora"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

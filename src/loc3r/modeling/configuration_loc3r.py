@@ -96,6 +96,12 @@ class Loc3RConfig(PretrainedConfig):
             source says "σ_ori = 2" without a unit; 20° = 2 bins of 10° is the best guess [G, method.md
             §11.1].
         lambda_bev (`float`, *optional*, defaults to 0.05): weight of L_BEV; 0 or ``None`` disables the term.
+        semantic_classes (`list[str]`, *optional*): object-category vocabulary of the optional per-token
+            semantic head (not in the paper [G]): a linear layer on the same hidden state as the BEV head
+            predicts, for every vision token, which listed category it sees (index + 1; 0 = none of them),
+            supervised with ``semantic_targets`` (``loc3r.data.semantic_targets``). ``None`` or empty: no
+            head.
+        lambda_sem (`float`, *optional*, defaults to 0.0): weight of the semantic cross-entropy L_sem.
         lambda_sit (`float`, *optional*, defaults to 0.075): weight of L_sit = L_pos + λ_ori·L_ori; 0 or
             ``None`` disables it.
         lambda_ori (`float`, *optional*, defaults to 3.5): weight of L_ori inside L_sit; 0 or ``None`` drops
@@ -135,6 +141,8 @@ class Loc3RConfig(PretrainedConfig):
     ori_bin_offset: float = 0.0
     sigma_ori_deg: float = 20.0
     lambda_bev: float | None = 0.05
+    semantic_classes: list[str] | None = None
+    lambda_sem: float | None = 0.0
     lambda_sit: float | None = 0.075
     lambda_ori: float | None = 3.5
     bev_loss_reduction: str = "tokens"
@@ -177,7 +185,7 @@ class Loc3RConfig(PretrainedConfig):
                 f"[-{num_layers + 1}, {num_layers}] "
                 f"for an LLM with {num_layers} layers"
             )
-        for name in ("lambda_bev", "lambda_sit", "lambda_ori"):
+        for name in ("lambda_bev", "lambda_sit", "lambda_ori", "lambda_sem"):
             v = getattr(self, name)
             if v is not None and v < 0:
                 raise ValueError(f"Loc3RConfig.{name} must be >= 0 or None, got {v}")
@@ -211,6 +219,11 @@ class Loc3RConfig(PretrainedConfig):
     def video_token_id(self) -> int:
         """Id of the base's video placeholder token (``<video>``): vision and newline slots."""
         return int(self.base_config.video_token_id)
+
+    @property
+    def use_semantic_head(self) -> bool:
+        """Whether the optional per-token semantic head exists (``semantic_classes`` is non-empty)."""
+        return bool(self.semantic_classes)
 
     @property
     def bev_head_hidden_index(self) -> int | None:

@@ -25,6 +25,7 @@ from loc3r.geometry.bins import bin_centers, wrapped_gaussian_targets
 __all__ = [
     "gaussian_nll_2d",
     "bev_loss",
+    "semantic_loss",
     "position_loss",
     "orientation_targets",
     "orientation_kl",
@@ -53,6 +54,25 @@ def gaussian_nll_2d(mean: torch.Tensor, log_var: torch.Tensor, target: torch.Ten
     mean, log_var, target = mean.float(), log_var.float(), target.float()
     log_var = log_var.expand_as(mean)
     return 0.5 * ((target - mean) ** 2 * torch.exp(-log_var) + log_var).sum(-1)
+
+
+def semantic_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """L_sem: mean cross-entropy over the vision tokens with a category target.
+
+    Args:
+        logits: [B, T, R, C, K] per-token category logits.
+        target: [B, T, R, C] int category index, ``ignore_index`` where unknown.
+        ignore_index: target value of tokens without a category.
+
+    Returns:
+        Scalar float32 loss (an exact graph-connected 0 when no token has a target).
+    """
+    if tuple(target.shape) != tuple(logits.shape[:-1]):
+        raise ValueError(f"semantic_targets must be {tuple(logits.shape[:-1])}, got {tuple(target.shape)}")
+    t = target.reshape(-1).long()
+    if not bool((t != ignore_index).any()):
+        return _zero_like_graph(logits)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), t, ignore_index=ignore_index)
 
 
 def bev_loss(
@@ -226,8 +246,12 @@ def combine_losses(
     lambda_bev: float | None,
     lambda_sit: float | None,
     lambda_ori: float | None,
+    loss_sem: torch.Tensor | None = None,
+    lambda_sem: float | None = None,
 ) -> dict[str, torch.Tensor | None]:
-    """L = L_CE + λ_BEV · L_BEV + λ_sit · (L_pos + λ_ori · L_ori) (method.md §5.1).
+    """L = L_CE + λ_BEV · L_BEV + λ_sit · (L_pos + λ_ori · L_ori) (method.md §5.1) [+ λ_sem · L_sem].
+
+    ``L_sem`` is the optional per-token semantic cross-entropy (not in the paper; ``Loc3RConfig.lambda_sem``).
 
     A component that is None (not computed) or whose weight is 0/None is left out of the total.
 
@@ -247,6 +271,8 @@ def combine_losses(
         terms.append(lambda_bev * loss_bev)
     if lambda_sit and loss_sit is not None:
         terms.append(lambda_sit * loss_sit)
+    if lambda_sem and loss_sem is not None:
+        terms.append(lambda_sem * loss_sem)
     total = None
     for t in terms:
         total = t if total is None else total + t
@@ -257,4 +283,5 @@ def combine_losses(
         "loss_pos": loss_pos,
         "loss_ori": loss_ori,
         "loss_sit": loss_sit,
+        "loss_sem": loss_sem,
     }

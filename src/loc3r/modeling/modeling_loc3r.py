@@ -43,7 +43,7 @@ from loc3r.geometry.bins import bin_centers, circular_soft_argmax
 
 from .base_adapter import VLMAdapter, build_adapter
 from .configuration_loc3r import SLOT_CAMERA, SLOT_NEWLINE, SLOT_VISION, Loc3RConfig, VideoTokenLayout
-from .losses import bev_loss, causal_lm_loss, combine_losses, orientation_kl, position_loss
+from .losses import bev_loss, causal_lm_loss, combine_losses, orientation_kl, position_loss, semantic_loss
 
 __all__ = [
     "CameraTokenProjector",
@@ -133,6 +133,7 @@ class Loc3ROutput(ModelOutput):
         loss_pos: [] L_pos, Gaussian NLL of the agent position (None without ``pos_target``).
         loss_ori: [] L_ori, KL(wrapped-Gaussian target ‖ softmax(ori_logits)).
         loss_sit: [] L_pos + λ_ori·L_ori.
+        loss_sem: [] optional per-token semantic cross-entropy (None without ``semantic_targets`` or head).
         pos_mean: [B, 2] predicted agent (x, y), BEV metres (from ``<Pos>``).
         pos_log_var: [B, 2] predicted log σ² per axis (σ in metres).
         ori_logits: [B, N_b] orientation bin logits (from ``<Ori>``); bin b's centre is
@@ -140,6 +141,8 @@ class Loc3ROutput(ModelOutput):
         bev_pred: [B, T, R, C, 4] per vision token (x, y, log σ²_x, log σ²_y), BEV metres; [b, t, r, c] is the
             pooled token of frame t at grid row r (0 = image top), column c (0 = image left).
         camera_bev_pred: [B, T, 4] the same for camera tokens (only with ``bev_tokens="patches+camera"``).
+        semantic_logits: [B, T, R, C, K + 1] per vision token category logits (optional semantic head;
+            index 0 = none of ``semantic_classes``).
         token_types: [B, L] int8 kind of each position: 0 text, 1 camera, 2 vision, 3 newline.
         vision_positions: [B, T, R, C] sequence index of every vision token.
         camera_positions: [B, T] sequence index of every camera token (None without a camera prior).
@@ -154,11 +157,13 @@ class Loc3ROutput(ModelOutput):
     loss_pos: torch.Tensor | None = None
     loss_ori: torch.Tensor | None = None
     loss_sit: torch.Tensor | None = None
+    loss_sem: torch.Tensor | None = None
     pos_mean: torch.Tensor | None = None
     pos_log_var: torch.Tensor | None = None
     ori_logits: torch.Tensor | None = None
     bev_pred: torch.Tensor | None = None
     camera_bev_pred: torch.Tensor | None = None
+    semantic_logits: torch.Tensor | None = None
     token_types: torch.Tensor | None = None
     vision_positions: torch.Tensor | None = None
     camera_positions: torch.Tensor | None = None
@@ -242,6 +247,9 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             else None
         )
         self.bev_head = BEVHead(d) if config.use_bev_head else None
+        self.semantic_head = (
+            nn.Linear(d, len(config.semantic_classes) + 1) if config.use_semantic_head else None
+        )
         if config.use_situation_heads:
             self.pos_head = PositionHead(
                 d, config.pos_head_hidden_size or d, config.pos_isotropic, config.head_act
@@ -292,7 +300,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         """
         groups = dict(self.vlm.parameter_groups())
         groups["camera_projector"] = list(self.camera_projector.parameters()) if self.camera_projector else []
-        heads = [h for h in (self.bev_head, self.pos_head, self.ori_head) if h is not None]
+        all_heads = (self.bev_head, self.semantic_head, self.pos_head, self.ori_head)
+        heads = [h for h in all_heads if h is not None]
         groups["heads"] = [p for h in heads for p in h.parameters()]
         return groups
 
@@ -475,6 +484,7 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         bev_mask: torch.Tensor | None = None,
         camera_bev_targets: torch.Tensor | None = None,
         camera_bev_mask: torch.Tensor | None = None,
+        semantic_targets: torch.Tensor | None = None,
         pos_target: torch.Tensor | None = None,
         ori_target: torch.Tensor | None = None,
         sit_mask: torch.Tensor | None = None,
@@ -502,6 +512,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             camera_bev_targets: [B, T, 2] BEV (x, y) of each frame's camera centre, metres (only used with
                 ``bev_tokens="patches+camera"``).
             camera_bev_mask: [B, T] bool, valid ``camera_bev_targets``.
+            semantic_targets: [B, T, R, C] int category target of every vision token (index + 1 into
+                ``semantic_classes``, 0 = none, ``ignore_index`` = unknown); only with the semantic head.
             pos_target: [B, 2] agent (x, y), BEV metres.
             ori_target: [B] agent facing heading, BEV radians.
             sit_mask: [B] bool, False for samples without a ground-truth situation (pseudo-situation): no
@@ -549,7 +561,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             # No KV cache while training (none is possible with activation checkpointing anyway).
             use_cache = False
         c = self.config
-        bev_index = c.bev_head_hidden_index if (self.bev_head is not None and splice is not None) else None
+        has_token_heads = self.bev_head is not None or self.semantic_head is not None
+        bev_index = c.bev_head_hidden_index if (has_token_heads and splice is not None) else None
         lm = self.vlm.run_language_model(
             inputs_embeds,
             attention_mask=attention_mask,
@@ -587,20 +600,26 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             out.token_types = splice.token_types
             out.vision_positions = splice.vision_positions
             out.camera_positions = splice.camera_positions
+            src = lm.selected_hidden_state if lm.selected_hidden_state is not None else hidden
+            if self.semantic_head is not None:
+                out.semantic_logits = self.semantic_head(
+                    src[b_idx[:, None, None, None], splice.vision_positions]
+                ).float()
             if self.bev_head is not None:
-                src = lm.selected_hidden_state if lm.selected_hidden_state is not None else hidden
                 out.bev_pred = self._bev_outputs(src[b_idx[:, None, None, None], splice.vision_positions])
                 if c.bev_tokens == "patches+camera":
                     out.camera_bev_pred = self._bev_outputs(src[b_idx[:, None], splice.camera_positions])
 
         # Losses.
-        loss_ce = loss_bev = loss_pos = loss_ori = None
+        loss_ce = loss_bev = loss_pos = loss_ori = loss_sem = None
         if labels is not None:
             if logits.shape[1] != labels.shape[1]:
                 raise ValueError("labels need logits for every position (logits_to_keep=0)")
             loss_ce = causal_lm_loss(logits, labels, c.ignore_index, num_items_in_batch)
         if c.lambda_bev and bev_targets is not None and out.bev_pred is not None:
             loss_bev = self._bev_loss(out, bev_targets, bev_mask, camera_bev_targets, camera_bev_mask)
+        if c.lambda_sem and semantic_targets is not None and out.semantic_logits is not None:
+            loss_sem = semantic_loss(out.semantic_logits, semantic_targets.to(hidden.device), c.ignore_index)
         if c.lambda_sit and pos_target is not None:
             if out.pos_mean is None:
                 raise ValueError(
@@ -625,6 +644,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             lambda_bev=c.lambda_bev,
             lambda_sit=c.lambda_sit,
             lambda_ori=c.lambda_ori,
+            loss_sem=loss_sem,
+            lambda_sem=c.lambda_sem,
         )
         for k, v in parts.items():
             setattr(out, k, v)

@@ -270,6 +270,17 @@ class SyntheticDataArguments:
     seed: int = field(default=0, metadata=_help("generator seed"))
     prepare_frames: int = field(default=8, metadata=_help("frames selected per scene by prepare"))
     workers: int = field(default=1, metadata=_help("processes for generation and preparation"))
+    val_fraction: float = field(default=0.15, metadata=_help("share of scenes in the val split"))
+    test_fraction: float = field(default=0.15, metadata=_help("share of scenes in the test split"))
+    situations_per_scene: int = field(default=8, metadata=_help("SQA3D-style situations sampled per scene"))
+    questions_per_situation: int = field(default=3, metadata=_help("situated questions per situation"))
+    grounding_per_scene: int = field(
+        default=0,
+        metadata=_help(
+            "object-grounding situations per scene written to annotations/grounding/ (0: none; the tiny "
+            "model's pretraining stage, loc3r.data.synthetic.annotations.grounding)"
+        ),
+    )
 
 
 @dataclass

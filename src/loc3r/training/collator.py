@@ -91,4 +91,7 @@ class Loc3RCollator:
         }
         if camera is not None:
             out["camera_tokens"] = batch["camera_tokens"]
+        sem = [s.get("semantic_targets") for s in samples]
+        if all(t is not None for t in sem):
+            out["semantic_targets"] = torch.from_numpy(np.stack([np.asarray(t, np.int64) for t in sem]))
         return out

@@ -29,6 +29,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,8 @@ class SceneClip:
         camera_tokens: float32 [T, D] prior tokens, or None without a camera prior.
         axis_alignment: float64 [4, 4] ScanNet axisAlignment, or None.
         scene_center_raw: float64 [3] raw-mesh bounding-box centre (SQA3D origin), or None.
+        semantic_targets: int64 [T, R, C] per-token object category (``loc3r.data.semantic_targets``), or
+            None when the store has no ``semantic_classes``.
     """
 
     scene_id: str
@@ -130,6 +133,7 @@ class SceneClip:
     camera_tokens: np.ndarray | None = None
     axis_alignment: np.ndarray | None = None
     scene_center_raw: np.ndarray | None = None
+    semantic_targets: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -195,6 +199,7 @@ def make_sample(record: Record, clip: SceneClip, situation: str | None, sample_i
         "pos_target": xy,
         "ori_target": np.float32(heading),
         "has_pose": bool(has_pose),
+        "semantic_targets": clip.semantic_targets,
     }
 
 
@@ -211,6 +216,8 @@ class SceneClipStore:
         require_cached: with ``token_cache``, raise instead of running the backend on a miss.
         cache_dir: on-disk clip cache (frames + BEV targets), or None.
         memory_items: clips kept in memory (LRU, per process).
+        semantic_classes: category vocabulary of per-token semantic targets (from the scene's
+            ``instances.json``), or None for none.
     """
 
     def __init__(
@@ -225,6 +232,7 @@ class SceneClipStore:
         require_cached: bool = False,
         cache_dir: str | Path | None = None,
         memory_items: int = 32,
+        semantic_classes: Sequence[str] | None = None,
     ):
         if tuple(grid.input_hw) != (image_size, image_size):
             raise ValueError(f"token grid input {grid.input_hw} != model input {image_size}x{image_size}")
@@ -237,6 +245,7 @@ class SceneClipStore:
         self.require_cached = bool(require_cached)
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.memory_items = int(memory_items)
+        self.semantic_classes = tuple(semantic_classes) if semantic_classes else None
         self._memory: OrderedDict[tuple[str, int], SceneClip] = OrderedDict()
         self._meta: dict[str, dict[str, Any] | None] = {}
         self._lock = threading.Lock()
@@ -288,6 +297,8 @@ class SceneClipStore:
                 self._memory.move_to_end(key)
                 return clip
         clip = self._load_or_build(scene_id, int(num_frames))
+        if self.semantic_classes:
+            clip = self._with_semantics(clip)
         if self.memory_items > 0:
             with self._lock:
                 self._memory[key] = clip
@@ -388,6 +399,24 @@ class SceneClipStore:
         except (UnidentifiedImageError, OSError) as e:
             raise DataError(f"{path}: unreadable depth image ({e})") from e
         return mm.astype(np.float64) / float(meta.get("depth_shift", 1000.0))
+
+    def _with_semantics(self, clip: SceneClip) -> SceneClip:
+        """The clip with per-token category targets from the scene's ``instances.json``."""
+        from dataclasses import replace
+
+        from loc3r.data.semantic_targets import token_categories
+
+        path = safe_join(self.prepared_dir, clip.scene_id, "instances.json")
+        try:
+            instances = json.loads(path.read_text(encoding="utf-8"))["instances"]
+        except FileNotFoundError:
+            raise DataError(f"{path}: not found (semantic targets need the scene's instances)") from None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{path}: unreadable instances ({e})") from e
+        labels = token_categories(
+            clip.bev_xy, clip.bev_valid, clip.bev_frame, instances, self.semantic_classes, clip.axis_alignment
+        )
+        return replace(clip, semantic_targets=labels)
 
     def _with_tokens(self, clip: SceneClip) -> SceneClip:
         """The clip with its prior tokens (token cache first; inputs are only loaded on a miss)."""

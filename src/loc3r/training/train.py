@@ -33,6 +33,7 @@ import math
 import os
 import signal
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,10 @@ def prepare_synthetic_data(data: DataArguments, image_size: int, patch_size: int
         depth_width=syn.width,
         depth_height=syn.height,
         workers=syn.workers,
+        val_fraction=syn.val_fraction,
+        test_fraction=syn.test_fraction,
+        situations_per_scene=syn.situations_per_scene,
+        questions_per_situation=syn.questions_per_situation,
         progress=False,
     )
     manifest = out / "manifest.json"
@@ -188,6 +193,10 @@ def prepare_synthetic_data(data: DataArguments, image_size: int, patch_size: int
     )
     if report.failed:
         raise DataError(f"preparing the synthetic scenes failed: {report.failed}")
+    if syn.grounding_per_scene > 0:
+        from loc3r.data.synthetic.annotations.grounding import grounding_files_for_set
+
+        grounding_files_for_set(out, per_scene=syn.grounding_per_scene)
 
 
 def build_prior_backend(prior: PriorArguments):
@@ -283,8 +292,12 @@ def build_model(m: ModelArguments, prior_token_dim: int):
     return model, processor
 
 
-def build_datasets(recipe: Recipe, processor, backend):
-    """The clip stores, the training mixture and the held-out set (None without ``data.eval_sources``)."""
+def build_datasets(recipe: Recipe, processor, backend, semantic_classes: Sequence[str] | None = None):
+    """The clip stores, the training mixture and the held-out set (None without ``data.eval_sources``).
+
+    ``semantic_classes``: the model's semantic-head vocabulary when ``lambda_sem`` > 0 (samples then carry
+    per-token category targets), else None.
+    """
     from loc3r.training.dataset import SceneClipStore, token_grid_of
     from loc3r.training.mixture import build_mixture
 
@@ -311,6 +324,7 @@ def build_datasets(recipe: Recipe, processor, backend):
                 require_cached=data.prior.require_cached,
                 cache_dir=data.path(data.cache_dir) if data.cache_dir else None,
                 memory_items=data.memory_cache_scenes,
+                semantic_classes=semantic_classes,
             )
     train_ds = build_mixture(data.sources, data, stores)
     if len(train_ds) == 0:
@@ -462,7 +476,9 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     set_seed(args.seed)
     model, processor = build_model(recipe.model, backend.token_dim)
     describe = backend.describe()  # hashes checkpoints once here, before loader workers fork
-    train_ds, eval_ds, _ = build_datasets(recipe, processor, backend)
+    cfg = getattr(model, "config", None)
+    sem = cfg.semantic_classes if cfg is not None and cfg.use_semantic_head and cfg.lambda_sem else None
+    train_ds, eval_ds, _ = build_datasets(recipe, processor, backend, semantic_classes=sem)
     data_report = {"train": train_ds.report(), "samples_per_epoch": len(train_ds)}
     if eval_ds is not None:
         data_report["eval"] = eval_ds.report()
