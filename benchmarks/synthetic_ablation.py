@@ -1,45 +1,40 @@
-"""The paper's ablation in miniature, on a fixed synthetic benchmark (issue 7).
+"""The paper's ablation in miniature, on a fixed synthetic benchmark (issue 7; docs/benchmark.md).
 
-**The benchmark** (``BenchmarkSpec``, fixed; generated once into ``--out/data`` and reused): 64 procedural
-scenes (seed 2026, 60 frames of 160x120 each), split by scene into 40 train / 8 val / 16 test (disjoint), with
-up to 48 SQA3D-style situations per scene (3 situated questions each). The test split holds >= 500
-localization situations (checked at build time; the exact counts are printed and written to
+**The benchmark** (``BenchmarkSpec``, fixed; generated once into ``--data``, default
+``data/synthetic-benchmark``, shared with ``configs/tiny-pretrain.yaml``): 240 procedural scenes (seed 2026,
+40 frames of 160x120 each), split by scene into 208 train / 16 val / 16 test (disjoint), with up to 48
+SQA3D-style situations per scene (3 situated questions each) and 64 object-grounding situations per scene.
+The test split holds >= 500 localization situations (checked at build time; the counts go to
 ``results.json``). Scenes are prepared like real scans (8 frames per scene, BEV targets on the tiny model's
-token grid) only when models are trained.
+token grid).
 
 **Baselines** (``loc3r.eval.baselines``), scored with ``loc3r.eval.score`` (SQA3D localization metric) on
-every test situation:
+every test situation: ``mean`` (training-mean position, uniform heading), ``random`` (uniform over the free
+floor, uniform heading), ``rule`` (the "nearest referenced object" oracle reading the text with the
+generator's templates). Seeded baselines: mean ± 95 % Student-t CI over seeds; the rule oracle: 95 %
+bootstrap over situations.
 
-* ``mean``: the training split's mean SQA3D-frame position with a uniform random heading;
-* ``random``: uniform over the scene's free floor, uniform heading;
-* ``rule``: the "nearest referenced object" oracle reading the situation text with the generator's templates.
+**Stage 0** (``configs/tiny-pretrain.yaml``): the pretrained tiny checkpoints, with the camera prior
+(``--pretrained``, default ``runs/tiny-pretrain``) and without (``--pretrained-noprior``, default
+``runs/tiny-pretrain-noprior``); ``--pretrain`` trains missing ones. Their held-out grounding accuracy and
+ScanQA EM are reported before any fine-tuning.
 
-Seeded baselines are run with every seed and reported as mean ± 95 % Student-t CI over seeds; the
-deterministic rule oracle with a 95 % percentile-bootstrap CI over test situations (its medians without one).
-
-**Variants** (``VARIANTS``; data: recipe overrides on ``configs/tiny-synthetic.yaml``), each fine-tuned under
-the same budget (optimiser steps, batch size, learning rate) with every seed, from a pretrained tiny
-checkpoint when one is given (``--pretrained`` with a camera prior, ``--pretrained-noprior`` without; a
-checkpoint's prior width must match the variant's), else from random initialisation (reported as such):
-
-* ``sitonly``: situation modelling only (no layout loss, no camera prior);
-* ``layout``: + layout reconstruction (BEV loss), no camera prior;
-* ``full``: + camera-pose prior (the full model);
-* ``nosit``: the full model without situation heads (QA only; no pose is predicted).
-
-Each is scored on the test split: Acc@0.5m/1.0m/15°/30°, median errors, SQA3D EM@1 (mean ± 95 % t-CI over
-seeds).
+**Variants** (``VARIANTS``; recipe overrides on ``configs/tiny-benchmark.yaml``), each fine-tuned under the
+same budget (steps, batch size, learning rate; the data order depends only on the seed) with every seed:
+``sitonly`` (no layout loss, no camera prior), ``layout`` (+ BEV loss), ``full`` (+ camera-pose prior),
+``nosit`` (full without situation heads; QA only). Scored on the test split: Acc@0.5m/1.0m/15°/30°, median
+errors, SQA3D EM@1 (mean ± 95 % t-CI over seeds). Runs are resumable (``<out>/runs/<variant>_seed<k>/
+result.json``) and run ``--jobs`` at a time in single-threaded child processes.
 
 Run::
 
-    .venv/bin/python benchmarks/synthetic_ablation.py --quick --baselines-only   # ~1-2 min: data + baselines
-    .venv/bin/python benchmarks/synthetic_ablation.py --quick                    # + short fine-tunings
-    .venv/bin/python benchmarks/synthetic_ablation.py --pretrained runs/tiny-pretrain \
-        --pretrained-noprior runs/tiny-pretrain-noprior                           # the full budget
+    .venv/bin/python benchmarks/synthetic_ablation.py --baselines-only   # data + baselines
+    .venv/bin/python benchmarks/synthetic_ablation.py --pretrain         # + pretraining + the full table
+    .venv/bin/python benchmarks/synthetic_ablation.py --quick            # 300 steps, seed 0 (~15 min)
 
-Writes ``--out/results.json`` and ``--out/results.md`` (the table); prints the table and then the key figures
-last, one ``name=value`` per line (``rule_acc1m=...``, ``mean_acc1m=...``, ``full_acc1m=...``,
-``sitonly_acc1m=...``, ratios against the training-mean baseline measured in the same run).
+Writes ``--out/results.json`` and ``--out/results.md`` (the table) and BEV pictures of a few test situations
+per variant (``--out/pictures``); prints the table, then the key figures last, one ``name=value`` per line
+(``full_acc1m=...``, ``sitonly_acc1m=...``, ``full_minus_sitonly_acc1m=...``, ``mean_acc1m=...``, ...).
 """
 
 from __future__ import annotations
@@ -55,7 +50,8 @@ from typing import Any, Sequence
 
 logger = logging.getLogger("synthetic_ablation")
 
-RECIPE = "tiny-synthetic"
+RECIPE = "tiny-benchmark"
+PRETRAIN_RECIPE = "tiny-pretrain"
 #: Headline metric keys of ``loc3r.eval.score`` -> short names used in ``name=value`` lines.
 METRIC_KEYS = {
     "Acc@0.5m": "acc05m",
@@ -84,19 +80,21 @@ class BenchmarkSpec:
         situations_per_scene: situations sampled per scene (scenes with few nameable objects give fewer).
         questions_per_situation: situated questions per situation.
         prepare_frames: frames per scene selected by ``prepare`` (the model's video).
+        grounding_per_scene: object-grounding situations per scene (the pretraining stage's data).
         min_test_situations: build fails when the test split has fewer localization situations.
     """
 
-    num_scenes: int = 64
+    num_scenes: int = 240
     seed: int = 2026
-    frames_per_scene: int = 60
+    frames_per_scene: int = 40
     width: int = 160
     height: int = 120
-    val_fraction: float = 0.125
-    test_fraction: float = 0.25
+    val_fraction: float = 0.0667
+    test_fraction: float = 0.0667
     situations_per_scene: int = 48
     questions_per_situation: int = 3
     prepare_frames: int = 8
+    grounding_per_scene: int = 64
     min_test_situations: int = MIN_TEST_SITUATIONS
 
 
@@ -108,7 +106,8 @@ class BenchmarkData:
         root: data root (``synthetic/`` generated set, ``prepared/`` scenes, ``records/``).
         synth: the generated set.
         prepared: prepared scenes (exists only after ``prepare``).
-        records: unified records JSONL: ``train_loc``, ``test_loc``, ``test_qa``.
+        records: unified records JSONL: ``train_loc``, ``test_loc``, ``test_qa``, ``test_grounding``,
+            ``train_grounding``, ``test_scanqa``.
         counts: situations / questions / scenes per split.
     """
 
@@ -151,19 +150,30 @@ def build_benchmark(spec: BenchmarkSpec, root: Path, prepare: bool = False, imag
         m = json.loads(manifest_path.read_text(encoding="utf-8"))
         done = bool(m.get("complete")) and m.get("config") == cfg.recorded()
     manifest = generate_synthetic(cfg) if not done else m
+    from loc3r.data.synthetic.annotations.grounding import grounding_files_for_set
+
+    grounding = grounding_files_for_set(synth, per_scene=spec.grounding_per_scene)
     sqa = synth / "annotations" / "sqa3d"
     rec_dir = root / "records"
     records = {"train_loc": rec_dir / "sqa3d_localization_train.jsonl",
                "test_loc": rec_dir / "sqa3d_localization_test.jsonl",
-               "test_qa": rec_dir / "sqa3d_test.jsonl"}
+               "test_qa": rec_dir / "sqa3d_test.jsonl",
+               "train_grounding": rec_dir / "grounding_train.jsonl",
+               "test_grounding": rec_dir / "grounding_test.jsonl",
+               "test_scanqa": rec_dir / "scanqa_test.jsonl"}
     convert_to_jsonl("sqa3d", [sqa / "v1_balanced_localization_train_scannetv2.json"], records["train_loc"])
     convert_to_jsonl("sqa3d", [sqa / "v1_balanced_localization_test_scannetv2.json"], records["test_loc"])
     convert_to_jsonl("sqa3d", [sqa / "v1_balanced_questions_test_scannetv2.json",
                                sqa / "v1_balanced_sqa_annotations_test_scannetv2.json"], records["test_qa"])
+    convert_to_jsonl("sqa3d", [grounding["train"]], records["train_grounding"])
+    convert_to_jsonl("sqa3d", [grounding["test"]], records["test_grounding"])
+    scanqa_test = synth / "annotations" / "scanqa" / "ScanQA_v1.0_test.json"
+    convert_to_jsonl("scanqa", [scanqa_test], records["test_scanqa"])
     counts = {"scenes": manifest["counts"]["splits"],
               "train_situations": len(read_records_jsonl(records["train_loc"])),
               "test_situations": len(read_records_jsonl(records["test_loc"])),
-              "test_questions": len(read_records_jsonl(records["test_qa"]))}
+              "test_questions": len(read_records_jsonl(records["test_qa"])),
+              "test_grounding": len(read_records_jsonl(records["test_grounding"]))}
     if counts["test_situations"] < spec.min_test_situations:
         n = counts["test_situations"]
         raise RuntimeError(f"the benchmark's test split has {n} situations, fewer than "
@@ -258,12 +268,11 @@ class Variant:
     localizes: bool = True
 
 
+_NO_PRIOR = ("data.prior.backend=none", "data.prior.kwargs={}")
 VARIANTS: tuple[Variant, ...] = (
-    Variant("sitonly", "situation modelling only",
-            ("data.prior.backend=none", "data.prior.kwargs={}", "model.config_overrides.lambda_bev=0",
-             "model.config_overrides.use_bev_head=false"), camera_prior=False),
-    Variant("layout", "+ layout reconstruction (BEV)",
-            ("data.prior.backend=none", "data.prior.kwargs={}"), camera_prior=False),
+    Variant("sitonly", "situation modelling only", _NO_PRIOR + ("model.config_overrides.lambda_bev=0",),
+            camera_prior=False),
+    Variant("layout", "+ layout reconstruction (BEV)", _NO_PRIOR, camera_prior=False),
     Variant("full", "+ camera-pose prior (full)", (), camera_prior=True),
     Variant("nosit", "full without situation heads",
             ("model.config_overrides.lambda_sit=0", "model.config_overrides.use_situation_heads=false"),
@@ -273,19 +282,19 @@ VARIANTS: tuple[Variant, ...] = (
 
 @dataclass(frozen=True)
 class Budget:
-    """What every variant gets (equal budgets).
+    """What every variant gets (equal budgets; the data order depends only on the seed).
 
     Attributes:
         steps: optimiser steps.
         batch_size: per-device batch size.
-        learning_rate: peak learning rate.
+        learning_rate: peak learning rate (cosine schedule, 3 % warm-up, as the recipe).
         num_frames: frames per sample.
         predict_limit: only the first N test records are predicted (None: all; for smoke tests).
     """
 
-    steps: int = 600
+    steps: int = 1000
     batch_size: int = 8
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
     num_frames: int = 8
     predict_limit: int | None = None
 
@@ -293,65 +302,176 @@ class Budget:
 def finetune_overrides(variant: Variant, data: BenchmarkData, budget: Budget, seed: int, run_dir: Path,
                        pretrained: Path | None) -> list[str]:
     """The recipe overrides of one fine-tuning run (common settings, then the variant's)."""
-    common = [f"data.root={data.root}", "data.synthetic=null", "data.prepared_dir=prepared",
+    common = [f"data.root={data.root}", f"data.prepared_dir={data.prepared}", "data.synthetic=null",
               f"data.num_frames={budget.num_frames}", "data.eval_sources=[]",
               f"training.output_dir={run_dir}", f"training.seed={seed}", f"training.max_steps={budget.steps}",
               f"training.per_device_train_batch_size={budget.batch_size}",
               f"training.learning_rate={budget.learning_rate}", "training.eval_strategy=no",
               "training.eval_on_start=false", "training.save_strategy=no", "training.report_to=none",
               "training.disable_tqdm=true", "training.dataloader_num_workers=0",
-              "training.dataloader_persistent_workers=false"]
+              "training.dataloader_persistent_workers=false", "training.logging_steps=50",
+              "model.config_overrides.lambda_sem=0"]
     if pretrained is not None:
         common += ["model.preset=pretrained", f"model.name_or_path={Path(pretrained).resolve()}"]
+    else:  # from random initialisation: the tiny preset of the pretraining recipe
+        common += ["model.preset=tiny", "model.config_overrides.bev_head_layer=1"]
     return common + list(variant.overrides)
+
+
+def _predict_and_score(model_dir: Path, data: BenchmarkData, bench: str, key: str, seed: int,
+                       limit: int | None) -> dict[str, Any]:
+    from loc3r.eval.predict import PredictConfig, predict
+    from loc3r.eval.score import ScoreOptions, score
+
+    preds = model_dir / "eval" / f"{key}.predictions.jsonl"
+    predict(PredictConfig(model=model_dir, benchmark=bench, data=data.prepared,
+                          annotations=(data.records[key],), out=preds, overwrite=True, progress=False,
+                          limit=limit, device="cpu", seed=seed))
+    return score(preds, bench, annotations=[data.records[key]],
+                 options=ScoreOptions(allow_missing=limit is not None))["metrics"]
 
 
 def run_variant(variant: Variant, data: BenchmarkData, budget: Budget, seed: int, run_dir: Path,
                 pretrained: Path | None = None) -> dict[str, Any]:
-    """Fine-tune one variant with one seed, predict the test split, score it.
+    """Fine-tune one variant with one seed, predict the test split, score it (resumable: a finished run's
+    ``result.json`` is returned as is when its settings match).
 
     Returns:
         ``{"metrics": headline metrics (localization when the variant localizes, EM@1), "missing_poses"
-        (localized records without a predicted pose), "steps", "elapsed_s", "pretrained"}``.
+        (localized records without a predicted pose), "steps", "elapsed_s", "pretrained", "settings"}``.
     """
-    from loc3r.eval.predict import PredictConfig, predict
-    from loc3r.eval.score import ScoreOptions, score
     from loc3r.training.recipe import load_recipe
     from loc3r.training.train import train
+    from loc3r.utils.io import atomic_write_text
 
+    settings = {"variant": dataclasses.asdict(variant), "budget": dataclasses.asdict(budget), "seed": seed,
+                "pretrained": None if pretrained is None else str(Path(pretrained).resolve())}
+    settings = json.loads(json.dumps(settings))  # as stored (lists, not tuples)
+    done = run_dir / "result.json"
+    if done.is_file():
+        old = json.loads(done.read_text(encoding="utf-8"))
+        if old.get("settings") == settings:
+            logger.info("%s seed %d: already done (%s)", variant.key, seed, done)
+            return old
     t0 = time.time()
     recipe = load_recipe(RECIPE, finetune_overrides(variant, data, budget, seed, run_dir, pretrained))
     result = train(recipe)
+    train_s = time.time() - t0
     metrics: dict[str, Any] = {}
     missing = None
-    benches = (("sqa3d-loc", "test_loc"),) if variant.localizes else ()
-    for bench, key in benches + (("sqa3d", "test_qa"),):
-        preds = run_dir / "eval" / f"{bench}.predictions.jsonl"
-        predict(PredictConfig(model=run_dir, benchmark=bench, data=data.prepared,
-                              annotations=(data.records[key],), out=preds, overwrite=True, progress=False,
-                              limit=budget.predict_limit, device="cpu", seed=seed))
-        res = score(preds, bench, annotations=[data.records[key]],
-                    options=ScoreOptions(allow_missing=budget.predict_limit is not None))
-        metrics.update(_headline(res["metrics"]))
-        if bench == "sqa3d-loc":
-            missing = res["metrics"]["missing_poses"]
-    return {"metrics": metrics, "missing_poses": missing if variant.localizes else None,
-            "steps": result.global_step, "elapsed_s": time.time() - t0,
-            "pretrained": None if pretrained is None else str(pretrained)}
+    if variant.localizes:
+        m = _predict_and_score(run_dir, data, "sqa3d-loc", "test_loc", seed, budget.predict_limit)
+        metrics.update(_headline(m))
+        missing = m["missing_poses"]
+    qa = _predict_and_score(run_dir, data, "sqa3d", "test_qa", seed, budget.predict_limit)
+    metrics.update(_headline(qa))
+    out = {"metrics": metrics, "missing_poses": missing, "steps": result.global_step,
+           "train_s": round(train_s, 1), "elapsed_s": round(time.time() - t0, 1),
+           "pretrained": settings["pretrained"], "settings": settings}
+    atomic_write_text(done, json.dumps(out, indent=1) + "\n")
+    return json.loads(done.read_text(encoding="utf-8"))
+
+
+def _run_one_in_subprocess(args: tuple[str, int, str, str, str | None, str]) -> dict[str, Any]:
+    """Run ``run_variant`` in a fresh single-threaded Python (parallel jobs on a many-core CPU)."""
+    import subprocess
+    import sys
+
+    key, seed, data_root, budget_json, pretrained, run_dir = args
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--one", key, str(seed), "--data", data_root,
+           "--budget-json", budget_json, "--run-dir", run_dir]
+    if pretrained:
+        cmd += ["--pretrained", pretrained]
+    log = Path(run_dir).with_suffix(".log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(__import__("os").environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with open(log, "w", encoding="utf-8") as f:
+        rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+    if rc != 0:
+        raise RuntimeError(f"{key} seed {seed} failed (exit {rc}); see {log}")
+    return json.loads((Path(run_dir) / "result.json").read_text(encoding="utf-8"))
 
 
 def run_variants(data: BenchmarkData, variants: Sequence[Variant], seeds: Sequence[int], budget: Budget,
-                 out_dir: Path, pretrained: Path | None, pretrained_noprior: Path | None) -> dict[str, Any]:
-    """Every variant with every seed; mean ± 95 % t-CI over seeds of each metric."""
+                 out_dir: Path, pretrained: Path | None, pretrained_noprior: Path | None,
+                 jobs: int = 1) -> dict[str, Any]:
+    """Every variant with every seed (``jobs`` at a time); mean ± 95 % t-CI over seeds of each metric."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from loc3r.eval.stats import mean_ci
 
-    out: dict[str, Any] = {}
+    tasks = []
     for v in variants:
         ckpt = pretrained if v.camera_prior else pretrained_noprior
-        runs = [run_variant(v, data, budget, s, out_dir / "runs" / f"{v.key}_seed{s}", ckpt) for s in seeds]
+        for s in seeds:
+            tasks.append((v, s, ckpt, out_dir / "runs" / f"{v.key}_seed{s}"))
+    if jobs <= 1:
+        results = [run_variant(v, data, budget, s, rd, ckpt) for v, s, ckpt, rd in tasks]
+    else:
+        args = [(v.key, s, str(data.root), json.dumps(dataclasses.asdict(budget)),
+                 None if ckpt is None else str(Path(ckpt).resolve()), str(rd)) for v, s, ckpt, rd in tasks]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            results = list(pool.map(_run_one_in_subprocess, args))
+    out: dict[str, Any] = {}
+    for v in variants:
+        runs = [r for (tv, _, _, _), r in zip(tasks, results, strict=True) if tv.key == v.key]
         keys = [k for k in runs[0]["metrics"] if all(r["metrics"].get(k) is not None for r in runs)]
         out[v.key] = {"title": v.title, "runs": runs, "n": None,
                       "ci": {k: dataclasses.asdict(mean_ci([r["metrics"][k] for r in runs])) for k in keys}}
+    return out
+
+
+def evaluate_pretrained(ckpt: Path, data: BenchmarkData, seed: int = 0, limit: int | None = None
+                        ) -> dict[str, Any]:
+    """What the pretraining stage learned, on the held-out test scenes: object grounding (``sqa3d-loc`` metric
+    on the grounding situations) and ScanQA-style object QA (EM@1), before any Loc3R fine-tuning."""
+    ckpt = Path(ckpt)
+    out: dict[str, Any] = {"checkpoint": str(ckpt)}
+    summary = ckpt / "train_summary.json"
+    if summary.is_file():
+        s = json.loads(summary.read_text(encoding="utf-8"))
+        out["train"] = {k: s.get(k) for k in ("global_step", "train_runtime_s", "elapsed_s") if k in s}
+    out["grounding"] = _headline(_predict_and_score(ckpt, data, "sqa3d-loc", "test_grounding", seed, limit))
+    out["scanqa"] = _headline(_predict_and_score(ckpt, data, "scanqa", "test_scanqa", seed, limit))
+    return out
+
+
+def grounding_mean_baseline(data: BenchmarkData, seed: int = 0) -> dict[str, Any]:
+    """Training-mean baseline on the grounding test situations (the pretraining report's reference)."""
+    from loc3r.data.sources.convert import read_records_jsonl
+    from loc3r.eval.baselines import training_mean
+    from loc3r.eval.predictions import PredictionsHeader
+    from loc3r.eval.score import score_predictions
+
+    test = read_records_jsonl(data.records["test_grounding"])
+    train = read_records_jsonl(data.records["train_grounding"])
+    preds = training_mean(test, train, seed=seed)
+    header = PredictionsHeader.new("sqa3d-loc", {"baseline": "mean", "seed": seed})
+    return _headline(score_predictions(header, preds, test, "sqa3d-loc")["metrics"])
+
+
+def draw_pictures(data: BenchmarkData, variants: Sequence[Variant], out_dir: Path, record_ids: Sequence[str],
+                  seed: int = 0) -> dict[str, list[str]]:
+    """BEV pictures (predicted vs true pose; the layout head's cognitive map where the model has one) of a few
+    test situations for every localizing variant's seed-``seed`` model."""
+    from loc3r.data.sources.convert import read_records_jsonl
+    from loc3r.eval.infer import InferConfig, infer
+
+    by_id = {r.id: r for r in read_records_jsonl(data.records["test_loc"])}
+    out: dict[str, list[str]] = {}
+    for v in variants:
+        model = out_dir / "runs" / f"{v.key}_seed{seed}"
+        if not v.localizes or not (model / "config.json").is_file():
+            continue
+        pngs = []
+        for rid in record_ids:
+            rec = by_id[rid]
+            res = infer(InferConfig(model=model, input=data.prepared / rec.scene_id,
+                                    annotations=(data.records["test_loc"],), record_id=rid,
+                                    out_dir=out_dir / "pictures" / f"{v.key}_{rid}", device="cpu"))
+            if res.png is not None:
+                pngs.append(str(res.png))
+        out[v.key] = pngs
     return out
 
 
@@ -393,52 +513,132 @@ BASELINE_LABELS = {"mean": "training mean + uniform yaw", "random": "uniform fre
                    "rule": "rule oracle (text + scene)"}
 
 
+def ensure_pretrained(data: BenchmarkData, path: Path, camera_prior: bool, train_missing: bool) -> Path:
+    """The pretrained tiny checkpoint at ``path``.
+
+    Trained with ``configs/tiny-pretrain.yaml`` when missing and ``train_missing`` (``--pretrain``), else a
+    clear error with the command that makes it.
+    """
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return path
+    overrides = [f"training.output_dir={path}", f"data.root={data.root}", "data.synthetic=null"]
+    if not camera_prior:
+        overrides += list(_NO_PRIOR)
+    if not train_missing:
+        raise FileNotFoundError(
+            f"no pretrained tiny checkpoint at {path}: run `loc3r train configs/{PRETRAIN_RECIPE}.yaml "
+            + " ".join(overrides[:1] + overrides[3:]) + "` or pass --pretrain")
+    from loc3r.training.recipe import load_recipe
+    from loc3r.training.train import train
+
+    logger.info("pretraining %s (%s camera prior)", path, "with" if camera_prior else "without")
+    train(load_recipe(PRETRAIN_RECIPE, overrides))
+    return path
+
+
+#: Test situations drawn in docs/benchmark.md (fixed; the first three of the test split's first two scenes).
+PICTURE_RECORDS = 3
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("runs/synthetic_ablation"))
-    ap.add_argument("--quick", action="store_true", help="short fine-tunings (~15 min on 2 CPU cores)")
+    ap.add_argument("--data", type=Path, default=Path("data/synthetic-benchmark"),
+                    help="benchmark data root (shared with configs/tiny-pretrain.yaml)")
+    ap.add_argument("--quick", action="store_true", help="short fine-tunings, seed 0 only (~15 min, 2 cores)")
     ap.add_argument("--baselines-only", action="store_true", help="build the data and score the baselines")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default: 600, quick: 40)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (quick: 0)")
+    ap.add_argument("--steps", type=int, default=None, help="fine-tuning steps (default 1000, quick 300)")
     ap.add_argument("--variants", nargs="+", default=[v.key for v in VARIANTS])
-    ap.add_argument("--pretrained", type=Path, default=None, help="tiny checkpoint with a camera prior")
-    ap.add_argument("--pretrained-noprior", type=Path, default=None, help="tiny checkpoint without prior")
-    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--pretrained", type=Path, default=Path("runs/tiny-pretrain"),
+                    help="tiny checkpoint with a camera prior")
+    ap.add_argument("--pretrained-noprior", type=Path, default=Path("runs/tiny-pretrain-noprior"),
+                    help="tiny checkpoint without a camera prior")
+    ap.add_argument("--from-scratch", action="store_true", help="fine-tune from random weights")
+    ap.add_argument("--pretrain", action="store_true", help="train missing pretrained checkpoints first")
+    ap.add_argument("--jobs", type=int, default=2, help="fine-tunings run in parallel (1 thread each)")
+    ap.add_argument("--workers", type=int, default=1, help="processes for data generation / preparation")
+    ap.add_argument("--no-pictures", action="store_true")
+    # internal: one fine-tuning in a child process
+    ap.add_argument("--one", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
+    ap.add_argument("--budget-json", help=argparse.SUPPRESS)
+    ap.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    if len(args.seeds) < 3:
-        logger.warning("fewer than 3 seeds: the CIs are wide or undefined")
+    spec = BenchmarkSpec()
 
+    if args.one:  # child process of run_variants(jobs > 1)
+        import torch
+
+        torch.set_num_threads(1)
+        data = build_benchmark(spec, args.data)
+        variant = next(v for v in VARIANTS if v.key == args.one[0])
+        budget = Budget(**json.loads(args.budget_json))
+        pre = args.pretrained if args.pretrained and str(args.pretrained) != "None" else None
+        return run_variant(variant, data, budget, int(args.one[1]), args.run_dir, pre)
+
+    seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    if len(seeds) < 3 and not args.quick:
+        logger.warning("fewer than 3 seeds: the CIs are wide or undefined")
     t0 = time.time()
     out = args.out.resolve()
-    spec = BenchmarkSpec()
-    data = build_benchmark(spec, out / "data", prepare=not args.baselines_only, workers=args.workers)
+    data = build_benchmark(spec, args.data, prepare=not args.baselines_only, workers=args.workers)
     logger.info("benchmark ready in %.0f s: %s", time.time() - t0, data.counts)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict[str, Any]] = dict(run_baselines(data, args.seeds, out / "predictions"))
+    rows: dict[str, dict[str, Any]] = dict(run_baselines(data, seeds, out / "predictions"))
     labels = dict(BASELINE_LABELS)
     budget = None
+    pretraining: dict[str, Any] = {}
+    pictures: dict[str, list[str]] = {}
+    chosen = [v for v in VARIANTS if v.key in args.variants]
     if not args.baselines_only:
-        budget = Budget(steps=args.steps or (40 if args.quick else 600))
-        chosen = [v for v in VARIANTS if v.key in args.variants]
-        rows.update(run_variants(data, chosen, args.seeds, budget, out, args.pretrained,
-                                 args.pretrained_noprior))
+        budget = Budget(steps=args.steps or (300 if args.quick else 1000))
+        pre = pre_np = None
+        if not args.from_scratch:
+            if any(v.camera_prior for v in chosen):
+                pre = ensure_pretrained(data, args.pretrained, True, args.pretrain)
+            if any(not v.camera_prior for v in chosen):
+                pre_np = ensure_pretrained(data, args.pretrained_noprior, False, args.pretrain)
+            limit = 64 if args.quick else None
+            pretraining = {"grounding_mean_baseline": grounding_mean_baseline(data)}
+            for name, ckpt in (("prior", pre), ("noprior", pre_np)):
+                if ckpt is not None:
+                    pretraining[name] = evaluate_pretrained(ckpt, data, limit=limit)
+        t1 = time.time()
+        rows.update(run_variants(data, chosen, seeds, budget, out, pre, pre_np, jobs=args.jobs))
+        logger.info("fine-tunings done in %.0f s", time.time() - t1)
         labels.update({v.key: v.title for v in VARIANTS})
+        if not args.no_pictures:
+            from loc3r.data.sources.convert import read_records_jsonl
+
+            test = read_records_jsonl(data.records["test_loc"])
+            ids = [r.id for r in test[:PICTURE_RECORDS]]
+            pictures = draw_pictures(data, chosen, out, ids, seed=seeds[0])
     table = markdown_table(rows, labels)
     figures = key_figures(rows)
+    for name in ("prior", "noprior"):
+        g = pretraining.get(name, {}).get("grounding", {})
+        if g.get("Acc@1.0m") is not None:
+            figures[f"pretrain_{name}_grounding_acc1m"] = round(float(g["Acc@1.0m"]), 3)
+            figures[f"pretrain_{name}_grounding_acc30deg"] = round(float(g["Acc@30deg"]), 3)
+    if pretraining.get("grounding_mean_baseline"):
+        figures["grounding_mean_acc1m"] = round(float(pretraining["grounding_mean_baseline"]["Acc@1.0m"]), 3)
+    for a, b in (("full", "sitonly"), ("layout", "sitonly"), ("full", "layout")):
+        for m in ("acc1m", "acc30deg"):
+            if f"{a}_{m}" in figures and f"{b}_{m}" in figures:
+                figures[f"{a}_minus_{b}_{m}"] = round(figures[f"{a}_{m}"] - figures[f"{b}_{m}"], 3)
     figures["test_situations"] = data.counts["test_situations"]
     figures["elapsed_s"] = round(time.time() - t0, 1)
-    results = {"spec": dataclasses.asdict(spec), "counts": data.counts, "seeds": args.seeds,
+    results = {"spec": dataclasses.asdict(spec), "counts": data.counts, "seeds": seeds,
                "budget": None if budget is None else dataclasses.asdict(budget),
-               "pretrained": {"prior": str(args.pretrained) if args.pretrained else None,
-                              "noprior": str(args.pretrained_noprior) if args.pretrained_noprior else None},
-               "rows": rows, "figures": figures}
+               "pretraining": pretraining, "pictures": pictures, "rows": rows, "figures": figures}
     from loc3r.utils.io import atomic_write_text
 
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=str) + "\n")
     header = (f"# Synthetic ablation\n\n{data.counts['test_situations']} test situations in "
-              f"{data.counts['scenes']['test']} test scenes; mean ± 95 % CI (t over seeds {args.seeds}; "
+              f"{data.counts['scenes']['test']} test scenes; mean ± 95 % CI (t over seeds {seeds}; "
               "bootstrap over situations for the deterministic rule oracle).\n\n")
     atomic_write_text(out / "results.md", header + table + "\n")
     print(header + table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import unittest.mock as mock
 from pathlib import Path
 
 import pytest
@@ -35,15 +36,21 @@ def test_variants_are_well_formed_recipes(ablation, tmp_path):
                                   records={}, counts={})
     keys = [v.key for v in ablation.VARIANTS]
     assert keys == ["sitonly", "layout", "full", "nosit"]
-    for v in ablation.VARIANTS:
-        ov = ablation.finetune_overrides(v, data, ablation.Budget(steps=7), 3, tmp_path / v.key, None)
-        r = load_recipe(ablation.RECIPE, ov)
-        assert r.data.synthetic is None and r.data.eval_sources == []
-        assert (r.data.prior.backend == "pose") == v.camera_prior
-        assert r.training["max_steps"] == 7 and r.training["seed"] == 3
-        co = r.model.config_overrides
-        assert (co.get("lambda_bev", 0.05) == 0) == (v.key == "sitonly")
-        assert (co.get("lambda_sit", 0.075) == 0) == (not v.localizes)
+    for pretrained in (None, tmp_path / "ckpt"):
+        for v in ablation.VARIANTS:
+            ov = ablation.finetune_overrides(v, data, ablation.Budget(steps=7), 3, tmp_path / v.key, pretrained)
+            r = load_recipe(ablation.RECIPE, ov)
+            assert r.data.synthetic is None and r.data.eval_sources == []
+            assert (r.data.prior.backend == "pose") == v.camera_prior
+            assert r.training["max_steps"] == 7 and r.training["seed"] == 3
+            assert r.training["learning_rate"] == ablation.Budget().learning_rate
+            co = r.model.config_overrides
+            assert (co.get("lambda_bev", 0.05) == 0) == (v.key == "sitonly")
+            assert (co.get("lambda_sit", 0.075) == 0) == (not v.localizes)
+            assert co["lambda_sem"] == 0  # dense category supervision belongs to pretraining only
+            assert r.model.preset == ("tiny" if pretrained is None else "pretrained")
+            # grounding situations stay mixed into the situated stage
+            assert "grounding" in [src.name for src in r.data.sources]
 
 
 def test_key_figures_and_table(ablation):
@@ -82,9 +89,28 @@ def _smoke(ablation, tmp_path):
     assert rows["rule"]["ci"]["Acc@1.0m"]["method"] == "bootstrap"
     assert rows["mean"]["ci"]["Acc@1.0m"]["method"] == "t"
 
+    base = ablation.grounding_mean_baseline(data)
+    assert 0.0 <= base["Acc@1.0m"] <= 100.0
+    with pytest.raises(FileNotFoundError, match="tiny-pretrain"):
+        ablation.ensure_pretrained(data, tmp_path / "pre", True, train_missing=False)
+    from loc3r.training.recipe import load_recipe
+
+    tiny = load_recipe(ablation.PRETRAIN_RECIPE)
+    assert tiny.model.config_overrides["bev_head_layer"] == 1 and tiny.model.config_overrides["lambda_sem"] > 0
+    pre = {}
+    for prior in (True, False):
+        path = tmp_path / ("pre" if prior else "pre_np")
+        # a 2-step pretraining of the committed recipe on the shrunken benchmark
+        assert ablation.PRETRAIN_RECIPE == "tiny-pretrain"
+        with mock.patch.object(ablation, "PRETRAIN_RECIPE", _pretrain_yaml(tmp_path)):
+            pre[prior] = ablation.ensure_pretrained(data, path, prior, train_missing=True)
+        assert (path / "config.json").is_file()
+        report = ablation.evaluate_pretrained(path, data, limit=2)
+        assert set(report) >= {"grounding", "scanqa"} and "EM@1" in report["scanqa"]
     budget = ablation.Budget(steps=2, batch_size=2, num_frames=4, predict_limit=2)
     for v in ablation.VARIANTS:
-        res = ablation.run_variant(v, data, budget, seed=0, run_dir=tmp_path / v.key)
+        res = ablation.run_variant(v, data, budget, seed=0, run_dir=tmp_path / v.key,
+                                   pretrained=pre[v.camera_prior])
         assert res["steps"] == 2
         assert res["missing_poses"] == (0 if v.localizes else None)
         assert 0.0 <= res["metrics"]["EM@1"] <= 100.0
@@ -92,3 +118,33 @@ def _smoke(ablation, tmp_path):
             assert (k in res["metrics"]) == v.localizes
             if v.localizes:
                 assert 0.0 <= res["metrics"][k] <= 100.0
+        # resumable: the finished run is not trained again
+        with mock.patch("loc3r.training.train.train", side_effect=AssertionError("trained again")):
+            again = ablation.run_variant(v, data, budget, seed=0, run_dir=tmp_path / v.key,
+                                         pretrained=pre[v.camera_prior])
+        assert again == res
+    from loc3r.data.sources.convert import read_records_jsonl
+
+    rid = read_records_jsonl(data.records["test_loc"])[0].id
+    (tmp_path / "runs").mkdir()
+    for v in ablation.VARIANTS:
+        (tmp_path / "runs" / f"{v.key}_seed0").symlink_to(tmp_path / v.key)
+    pics = ablation.draw_pictures(data, ablation.VARIANTS, tmp_path, [rid])
+    assert sorted(pics) == ["full", "layout", "sitonly"]
+    for paths in pics.values():
+        assert len(paths) == 1 and open(paths[0], "rb").read(4) == b"\x89PNG"
+
+
+def _pretrain_yaml(tmp_path):
+    """The committed pretraining recipe, shortened to 2 steps without validation (a YAML path)."""
+    import yaml
+
+    from loc3r.training.recipe import load_recipe
+
+    d = load_recipe("tiny-pretrain").to_dict()
+    d["training"].update(max_steps=2, eval_strategy="no", save_strategy="no", report_to="none",
+                         disable_tqdm=True, per_device_train_batch_size=2)
+    d["data"]["num_frames"] = 4
+    path = tmp_path / "pretrain.yaml"
+    path.write_text(yaml.safe_dump(d))
+    return str(path)
