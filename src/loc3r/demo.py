@@ -173,11 +173,11 @@ def format_summary(summary: dict[str, Any]) -> str:
     for bench, metrics in summary["metrics"].items():
         lines += ["", f"== {bench} (synthetic scenes the model never saw) ==", format_score_table(metrics)]
     keys = ("Acc@0.5m", "Acc@1.0m", "Acc@15deg", "Acc@30deg")
-    model_loc = summary["metrics"]["sqa3d-loc"]["metrics"]
+    rows = {"loc3r (this model)": summary["metrics"]["sqa3d-loc"]["metrics"], **summary.get("baselines", {})}
+    w = max(len(name) for name in rows) + 2
     lines += ["", "== localization vs baselines on the same situations ==",
-              f"{'':<38}" + "".join(f"{k:>11}" for k in keys),
-              f"{'loc3r (this model)':<38}" + "".join(f"{model_loc[k]:>11.1f}" for k in keys)]
-    for name, m in summary.get("baselines", {}).items():
-        lines.append(f"{name:<38}" + "".join(f"{m[k]:>11.1f}" for k in keys))
+              f"{'':<{w}}" + "".join(f"{k:>11}" for k in keys)]
+    for name, m in rows.items():
+        lines.append(f"{name:<{w}}" + "".join(f"{m[k]:>11.1f}" for k in keys))
     lines += ["", "pictures: " + ", ".join(summary["pictures"])]
     return "\n".join(lines)
