@@ -10,9 +10,10 @@ token grid).
 
 **Baselines** (``loc3r.eval.baselines``), scored with ``loc3r.eval.score`` (SQA3D localization metric) on
 every test situation: ``mean`` (training-mean position, uniform heading), ``random`` (uniform over the free
-floor, uniform heading), ``rule`` (the "nearest referenced object" oracle reading the text with the
-generator's templates). Seeded baselines: mean ± 95 % Student-t CI over seeds; the rule oracle: 95 %
-bootstrap over situations.
+floor, uniform heading), ``campath`` (the centroid of the scene's prepared camera positions, uniform heading:
+what the camera prior alone says about the room's middle), ``rule`` (the "nearest referenced object" oracle
+reading the text with the generator's templates). Seeded baselines: mean ± 95 % Student-t CI over seeds; the
+rule oracle: 95 % bootstrap over situations.
 
 **Stage 0** (``configs/tiny-pretrain.yaml``): the pretrained tiny checkpoints, with the camera prior
 (``--pretrained``, default ``runs/tiny-pretrain``) and without (``--pretrained-noprior``, default
@@ -212,7 +213,14 @@ def run_baselines(data: BenchmarkData, seeds: Sequence[int], out_dir: Path) -> d
         "extra": {...}}}``; the prediction files are written under ``out_dir``.
     """
     from loc3r.data.sources.convert import read_records_jsonl
-    from loc3r.eval.baselines import random_free_space, rule_oracle, synthetic_scene_geometries, training_mean
+    from loc3r.eval.baselines import (
+        camera_path_centre,
+        prepared_cameras,
+        random_free_space,
+        rule_oracle,
+        synthetic_scene_geometries,
+        training_mean,
+    )
     from loc3r.eval.predictions import PredictionsHeader, write_predictions
     from loc3r.eval.score import score_predictions
     from loc3r.eval.stats import bootstrap_ci, mean_ci
@@ -225,6 +233,9 @@ def run_baselines(data: BenchmarkData, seeds: Sequence[int], out_dir: Path) -> d
         "random": lambda seed: random_free_space(test, scenes, seed=seed),
         "rule": lambda seed: rule_oracle(test, scenes),
     }
+    if (data.prepared / test[0].scene_id / "scene.json").is_file():  # needs the prepared camera poses
+        cams = prepared_cameras(data.prepared, sorted({r.scene_id for r in test}))
+        makers["campath"] = lambda seed: camera_path_centre(test, cams, seed=seed)
     out: dict[str, dict[str, Any]] = {}
     for name, make in makers.items():
         runs, extra = [], {}
@@ -510,7 +521,7 @@ def key_figures(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 
 BASELINE_LABELS = {"mean": "training mean + uniform yaw", "random": "uniform free space",
-                   "rule": "rule oracle (text + scene)"}
+                   "campath": "camera-path centre + uniform yaw", "rule": "rule oracle (text + scene)"}
 
 
 def ensure_pretrained(data: BenchmarkData, path: Path, camera_prior: bool, train_missing: bool) -> Path:

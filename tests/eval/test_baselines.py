@@ -253,3 +253,21 @@ def test_baselines_on_generated_set(tmp_path):
     rand = metrics(random_free_space(test, scenes))
     assert rule["Acc@1.0m"] >= 90 and rule["Acc@30deg"] >= 90
     assert rule["Acc@1.0m"] > mean["Acc@1.0m"] and rule["Acc@1.0m"] > rand["Acc@1.0m"]
+
+
+def test_camera_path_centre_hand_case():
+    from loc3r.eval.baselines import camera_path_centre
+
+    poses = np.tile(np.eye(4), (2, 1, 1))
+    poses[0, :3, 3] = [1.0, 2.0, 1.5]
+    poses[1, :3, 3] = [3.0, 4.0, 1.4]
+    cams = {"scene9000_00": (poses, np.array([1.0, 1.0, 0.7]))}
+    preds = camera_path_centre([_rec(0), _rec(1)], cams, seed=3)
+    for p in preds:  # centroid (2, 3) raw -> SQA3D (2 - 1, 3 - 1)
+        pose = p.pose_dataset[0]
+        assert (pose.x, pose.y, pose.frame) == (1.0, 2.0, "sqa3d")
+        assert -math.pi <= pose.heading < math.pi
+    assert preds[0].pose_dataset[0].heading != preds[1].pose_dataset[0].heading
+    assert camera_path_centre([_rec(0)], cams, seed=3)[0] == preds[0]  # seeded
+    with pytest.raises(DataError, match="no camera poses for scene scene9001_00"):
+        camera_path_centre([_rec(0, scene="scene9001_00")], cams)

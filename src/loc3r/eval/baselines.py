@@ -49,6 +49,8 @@ __all__ = [
     "scene_geometry_from_world",
     "synthetic_scene_geometries",
     "training_mean",
+    "camera_path_centre",
+    "prepared_cameras",
     "random_free_space",
     "sample_free_space",
     "parse_situation",
@@ -276,6 +278,52 @@ def sample_free_space(geometry: SceneGeometry, rng: np.random.Generator) -> np.n
         if len(hits):
             return cand[hits[0]]
     raise DataError(f"scene {geometry.scene_id}: no free floor found in {_MAX_FREE_SPACE_TRIES} samples")
+
+
+def camera_path_centre(records: Sequence[Record], cameras: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                       seed: int = 0) -> list[Prediction]:
+    """Centroid of the scene's camera positions, uniform heading.
+
+    What a model given the camera poses (the camera prior) can know about "the middle of the room" without
+    reading the situation.
+
+    Args:
+        records: records to predict (SQA3D frame).
+        cameras: scene id -> (``poses_c2w`` [T, 4, 4] raw ScanNet world, ``center_raw`` [3] the SQA3D origin =
+            raw mesh bounding-box centre), e.g. from ``prepared_cameras``.
+        seed: heading generator seed.
+
+    Raises:
+        DataError: a record's scene is missing from ``cameras``.
+    """
+    _check_records(records)
+    out = []
+    for i, r in enumerate(records):
+        if r.scene_id not in cameras:
+            raise DataError(f"record {r.id!r}: no camera poses for scene {r.scene_id}")
+        poses, center = cameras[r.scene_id]
+        xy = np.asarray(poses, dtype=np.float64)[:, :2, 3].mean(axis=0) - np.asarray(center, np.float64)[:2]
+        heading = _rng(seed, i).uniform(-math.pi, math.pi)
+        out.append(_prediction(r, xy[0], xy[1], heading, "camera_path_centre"))
+    return out
+
+
+def prepared_cameras(prepared_dir: str | Path, scene_ids: Sequence[str]
+                     ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{scene id: (poses_c2w of the prepared frames, raw mesh bbox centre)}`` for ``camera_path_centre``.
+
+    Raises:
+        DataError: a scene without poses or without a mesh centre (the message names it).
+    """
+    from loc3r.data.scene_inputs import load_prepared_scene
+
+    out = {}
+    for sid in dict.fromkeys(scene_ids):
+        scene = load_prepared_scene(prepared_dir, sid)
+        if scene.poses_c2w is None or scene.scene_center_raw is None:
+            raise DataError(f"{Path(prepared_dir) / sid}: no camera poses or no mesh centre")
+        out[sid] = (scene.poses_c2w, scene.scene_center_raw)
+    return out
 
 
 def random_free_space(records: Sequence[Record], scenes: Mapping[str, SceneGeometry], seed: int = 0
