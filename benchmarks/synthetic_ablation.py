@@ -385,6 +385,7 @@ def run_variant(variant: Variant, data: BenchmarkData, budget: Budget, seed: int
 
 def _run_one_in_subprocess(args: tuple[str, int, str, str, str | None, str]) -> dict[str, Any]:
     """Run ``run_variant`` in a fresh single-threaded Python (parallel jobs on a many-core CPU)."""
+    import os
     import subprocess
     import sys
 
@@ -395,7 +396,7 @@ def _run_one_in_subprocess(args: tuple[str, int, str, str, str | None, str]) -> 
         cmd += ["--pretrained", pretrained]
     log = Path(run_dir).with_suffix(".log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(__import__("os").environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     with open(log, "w", encoding="utf-8") as f:
         rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
     if rc != 0:

@@ -297,9 +297,13 @@ objects. Convert the checkpoint once, in an environment where you trust the file
 the model's official source; for CUT3R, inside the CUT3R environment, which has the packages the
 pickle refers to), and pass the .safetensors file instead:
 
-    python -c "import sys, torch; from safetensors.torch import save_file; \\
-ck = torch.load(sys.argv[1], map_location='cpu', weights_only=False); sd = ck.get('model', ck); \\
+    python -c "import sys, argparse, torch; from safetensors.torch import save_file; \\
+torch.serialization.add_safe_globals([argparse.Namespace]); \\
+ck = torch.load(sys.argv[1], map_location='cpu', weights_only=True); sd = ck.get('model', ck); \\
 save_file({k: v.detach().clone().contiguous() for k, v in sd.items()}, sys.argv[2])" CKPT.pth CKPT.safetensors
+
+(``add_safe_globals`` allows exactly the extra class the file pickles -- CUT3R stores its training
+arguments as an ``argparse.Namespace``; if torch names another class, add that one after checking what it is.)
 """
 
 

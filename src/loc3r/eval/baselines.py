@@ -27,7 +27,6 @@ which other records are predicted with it.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -164,19 +163,11 @@ def synthetic_scene_geometries(synth_root: str | Path, scene_ids: Sequence[str] 
     Raises:
         DataError: no / unreadable manifest, or a requested scene missing from it.
     """
-    from loc3r.data.synthetic.config import SynthConfig
-    from loc3r.data.synthetic.generate import scene_world
+    from loc3r.data.synthetic.generate import read_set, scene_world
 
     path = Path(synth_root) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: cannot read the synthetic set's manifest ({e})") from e
-    if not isinstance(manifest, dict) or "config" not in manifest or "scenes" not in manifest:
-        raise DataError(f"{path}: not a loc3r synthetic-set manifest (no 'config' / 'scenes')")
-    cfg = SynthConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in manifest["config"].items()},
-                      progress=False)
-    entries = {e["scene_id"]: e for e in manifest["scenes"]}
+    cfg, scenes = read_set(synth_root)
+    entries = {e["scene_id"]: e for e in scenes}
     wanted = list(entries) if scene_ids is None else list(dict.fromkeys(scene_ids))
     out = {}
     for sid in wanted:

@@ -41,7 +41,9 @@ from .trajectory import sample_trajectory
 from .world import World
 from .writer import depth_to_mm, encode_jpeg, scene_file_names, write_scannet_scene
 
-__all__ = ["SynthConfig", "generate_synthetic", "assign_splits", "scene_world", "scene_poses", "SPLITS"]
+__all__ = [
+    "SynthConfig", "generate_synthetic", "assign_splits", "scene_world", "scene_poses", "read_set", "SPLITS",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -430,6 +432,25 @@ def generate_synthetic(cfg: SynthConfig) -> dict:
         for i in sorted(entries):
             write_scene_preview(cfg, i, out / "preview" / f"{cfg.scene_id(i)}.png")
     return manifest
+
+
+def read_set(synth_root: str | Path) -> tuple[SynthConfig, list[dict[str, Any]]]:
+    """The settings and per-scene entries of a generated set, from its ``manifest.json``.
+
+    Worlds are then re-created with ``scene_world(cfg, entry["index"])``.
+
+    Raises:
+        DataError: no / unreadable manifest, or one without ``config`` / ``scenes`` (the message names it).
+    """
+    path = Path(synth_root) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise DataError(f"{path}: cannot read the synthetic set's manifest ({e})") from e
+    if not isinstance(manifest, dict) or "config" not in manifest or "scenes" not in manifest:
+        raise DataError(f"{path}: not a loc3r synthetic-set manifest (no 'config' / 'scenes')")
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["config"].items()}
+    return SynthConfig(**fields, progress=False), list(manifest["scenes"])
 
 
 def scene_entry(manifest: dict[str, Any], scene_id: str) -> dict[str, Any]:

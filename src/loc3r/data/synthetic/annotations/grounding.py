@@ -16,14 +16,13 @@ them unchanged. Only entities with a referring name (``templates.referring_names
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from loc3r.utils.io import DataError, atomic_write_json
+from loc3r.utils.io import atomic_write_json
 
 from ..world import World
 from . import templates as T
@@ -103,18 +102,10 @@ def grounding_files_for_set(synth_root: str | Path, out_dir: str | Path | None =
     Raises:
         DataError: missing or unreadable manifest.
     """
-    from ..config import SynthConfig
-    from ..generate import scene_world
+    from ..generate import read_set, scene_world
 
     root = Path(synth_root)
-    path = root / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in manifest["config"].items()}
-        cfg = SynthConfig(**fields, progress=False)
-        scenes = manifest["scenes"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise DataError(f"{path}: cannot read the synthetic set's manifest ({e})") from e
+    cfg, scenes = read_set(root)
     out = Path(out_dir) if out_dir is not None else root / "annotations" / "grounding"
     by_split: dict[str, list[dict[str, Any]]] = {}
     for entry in scenes:
