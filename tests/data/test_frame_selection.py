@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from loc3r.data.frame_selection import (
+    select_stratified_random,
     FrameSelection,
     select_coverage,
     select_coverage_from_depth,
@@ -186,3 +187,31 @@ def test_coverage_from_depth_accepts_a_generator_and_checks_counts():
         select_coverage_from_depth(depths[:2], poses, K, 2)
     with pytest.raises(ValueError, match="more depth maps"):
         select_coverage_from_depth(depths + depths[:1], poses, K, 2)
+
+
+def test_stratified_random_keeps_the_first_frame_and_one_frame_per_stretch():
+    ids = np.arange(100, 140)  # 40 frames, ids 100..139, given shuffled
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(200):
+        sel = select_stratified_random(rng.permutation(ids), 8, rng)
+        assert sel[0] == 100 and len(sel) == 8 and np.all(np.diff(sel) > 0)
+        # positions 1..39 split into 7 stretches with edges 1 + floor(j * 39 / 7): 1, 6, 12, 17, 23, 28, 34, 40
+        edges = [1, 6, 12, 17, 23, 28, 34, 40]
+        for s, pos in enumerate(sel[1:] - 100):
+            assert edges[s] <= pos < edges[s + 1]
+        seen.update(int(p) for p in sel)
+    assert seen == set(range(100, 140))  # every frame can be drawn
+    a = select_stratified_random(ids, 8, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, select_stratified_random(ids, 8, np.random.default_rng(5)))
+
+
+def test_stratified_random_small_cases():
+    rng = np.random.default_rng(0)
+    np.testing.assert_array_equal(select_stratified_random([7, 3, 5], 8, rng), [3, 5, 7])
+    np.testing.assert_array_equal(select_stratified_random([7, 3, 5], 1, rng), [3])
+    np.testing.assert_array_equal(select_stratified_random([3, 4], 2, rng)[:1], [3])
+    with pytest.raises(ValueError):
+        select_stratified_random([1, 2], 0, rng)
+    with pytest.raises(ValueError):
+        select_stratified_random([], 2, rng)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from loc3r.data.semantic_targets import IGNORE_INDEX, footprints_of_instances, token_categories
+from loc3r.data.semantic_targets import IGNORE_INDEX, footprints_of_instances, token_categories, token_instances
 from loc3r.geometry.frames import BevFrame
 
 
@@ -48,6 +48,18 @@ def test_smallest_footprint_wins_and_unlisted_labels_are_background():
     assert token_categories(xy, valid, bev, [], ["table"]).tolist() == [[[0, 0]]]
 
 
+
+def test_token_instances_follow_the_same_rule_with_object_ids():
+    bev = BevFrame(origin_xy=np.zeros(2), heading0=0.0)
+    xy = np.array([[[[0.5, 0.5], [2.5, 2.5], [5.0, 5.0], [0.0, 0.0]]]])
+    valid = np.array([[[True, True, True, False]]])
+    inst = [{**_box("table", (0, 0), (2, 2)), "object_id": 4}, {**_box("lamp", (0.4, 0.4), (0.6, 0.6)), "object_id": 9},
+            {**_box("plant", (2, 2), (3, 3)), "object_id": 1}]
+    # the smallest footprint wins (lamp in the table), every label counts, -1 = nothing / no target
+    assert token_instances(xy, valid, bev, inst, np.eye(4)).tolist() == [[[9, 1, -1, -1]]]
+    assert token_instances(xy, valid, bev, []).tolist() == [[[-1, -1, -1, -1]]]
+
+
 @pytest.mark.slow
 def test_prepared_synthetic_scene_tokens_see_their_objects(tmp_path):
     """On a generated + prepared scene, labels agree with the renderer's instance ids for most tokens."""
@@ -73,11 +85,12 @@ def test_prepared_synthetic_scene_tokens_see_their_objects(tmp_path):
     instances = json.loads((tmp_path / "p" / sid / "instances.json").read_text())["instances"]
     classes = sorted({i["label"] for i in instances})
     labels = token_categories(xy, valid, scene.bev_frame, instances, classes, scene.axis_alignment)
+    object_ids = token_instances(xy, valid, scene.bev_frame, instances, scene.axis_alignment)
     # Independent reference: the majority rendered instance inside each token's 16x12-pixel footprint.
     world = scene_world(cfg, 0)
     poses = scene_poses(cfg, 0, world)  # aligned-frame camera-to-world, the renderer's frame
     label_of = {i["object_id"]: i["label"] for i in instances}
-    agree = total = 0
+    agree = total = same_object = on_object = 0
     for t, fid in enumerate(scene.frame_ids):
         inst = render_view(world, poses[fid], cfg.color_intrinsics(), 64, 48).instance  # [48, 64]
         for r in range(4):
@@ -91,5 +104,11 @@ def test_prepared_synthetic_scene_tokens_see_their_objects(tmp_path):
                 got = classes[labels[t, r, c] - 1] if labels[t, r, c] > 0 else None
                 agree += got == ref
                 total += 1
-    print(f"agreement {agree}/{total}")
+                ids = [int(i) for i in patch if i >= 0]
+                top_id = max(set(ids), key=ids.count) if ids else None
+                if top_id is not None and ids.count(top_id) > len(patch) / 2:  # a token mostly on one object
+                    on_object += 1
+                    same_object += int(object_ids[t, r, c]) == top_id
+    print(f"agreement {agree}/{total}, object ids {same_object}/{on_object}")
     assert total > 0 and agree / total > 0.6, f"{agree}/{total}"
+    assert on_object > 0 and same_object / on_object > 0.6, f"{same_object}/{on_object}"

@@ -191,3 +191,20 @@ def test_nan_targets_of_masked_entries_do_not_poison_gradients():
     logits = torch.zeros(2, 36, requires_grad=True)
     orientation_kl(logits, torch.tensor([0.3, float("nan")]), 0.35, torch.tensor([True, False])).backward()
     assert torch.isfinite(logits.grad).all()
+
+
+def test_grounding_attention_loss_by_hand():
+    from loc3r.modeling.losses import grounding_attention_loss
+
+    att = torch.zeros(2, 2, 5, 5)
+    att[0, 0, 4] = torch.tensor([0.1, 0.2, 0.3, 0.0, 0.4])
+    att[0, 1, 4] = torch.tensor([0.5, 0.0, 0.2, 0.1, 0.2])
+    att[1, :, 3] = torch.tensor([0.25, 0.25, 0.25, 0.25, 0.0])
+    tokens = torch.tensor([[0, 1, 2], [0, 1, 2]])
+    mask = torch.tensor([[True, False, True], [False, False, False]])
+    # sample 0, query at 4, tokens 0 and 2: head 0 puts 0.4 on them, head 1 0.7 -> the max; sample 1: none
+    loss = grounding_attention_loss(att, torch.tensor([4, 3]), tokens, mask, eps=0.0)
+    assert loss.item() == pytest.approx(-math.log(0.7))
+    att.requires_grad_(True)
+    zero = grounding_attention_loss(att, torch.tensor([4, 3]), tokens, torch.zeros_like(mask))
+    assert zero.item() == 0.0 and zero.requires_grad

@@ -510,3 +510,47 @@ def test_save_load_gives_identical_outputs(tiny, batch_factory, tmp_path):
     assert type(auto) is type(model)
     sd_a, sd_b = model.state_dict(), auto.state_dict()
     assert sd_a.keys() == sd_b.keys() and all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a)
+
+
+def test_grounding_loss_supervises_the_attention_of_pos_and_ori_on_their_referents(tiny_factory, batch_factory):
+    model, proc = tiny_factory(bev_head_layer=1, lambda_ground=2.0)
+    assert model.config.ground_attention_index == 1  # the layer after the one feeding the BEV head
+    b, t = 2, 2
+    batch, _, _ = batch_factory(proc, b=b, t=t)
+    tg = _targets(proc, b, t)
+    rows, cols = proc.token_grid
+    pos_mask = torch.zeros(b, t, rows, cols, dtype=torch.bool)
+    ori_mask = torch.zeros_like(pos_mask)
+    pos_mask[0, 1, :2, :2] = True  # sample 0: the agent is at what these 4 tokens see
+    ori_mask[0, 0, 3, :] = True  # ... and faces what these 4 see; sample 1: no referent
+    with pytest.raises(RuntimeError, match="attn_implementation='eager'"):
+        model(**batch, **tg, ground_pos_mask=pos_mask, ground_ori_mask=ori_mask)
+    model.set_attn_implementation("eager")
+    seen, h = _capture_lm_inputs(model)
+    with torch.no_grad():
+        out = model(**batch, **tg, ground_pos_mask=pos_mask, ground_ori_mask=ori_mask)
+        h.remove()
+        lm = model.vlm.base.model.language_model(
+            inputs_embeds=seen["inputs_embeds"], attention_mask=batch["attention_mask"],
+            position_ids=seen["position_ids"], output_attentions=True,
+        )
+    att = lm.attentions[1][0].double()  # sample 0, layer 2: [H, L, L]
+    vis = out.vision_positions[0]
+    mass_pos = att[:, out.pos_positions[0], vis[pos_mask[0]]].sum(-1).max()  # the head with the most
+    mass_ori = att[:, out.ori_positions[0], vis[ori_mask[0]]].sum(-1).max()
+    expected = 0.5 * (-torch.log(mass_pos + 1e-6) - torch.log(mass_ori + 1e-6))
+    assert out.loss_ground.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert 0 < mass_pos < 1 and 0 < mass_ori < 1
+    without = model(**batch, **tg)
+    assert without.loss_ground is None
+    assert out.loss.item() == pytest.approx(without.loss.item() + 2.0 * expected.item(), rel=1e-5)
+    # Optimising the loss alone moves <Pos>'s attention onto its referent.
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(15):
+        opt.zero_grad()
+        loss = model(**batch, ground_pos_mask=pos_mask, ground_ori_mask=ori_mask).loss_ground
+        first = loss.item() if first is None else first
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first

@@ -106,6 +106,21 @@ def test_semantic_targets_are_batched_only_when_every_sample_has_them(samples, t
     assert "semantic_targets" not in Loc3RCollator(tiny_processor)(with_sem[:1] + items[1:])
 
 
+def test_referent_masks_are_batched_with_empty_masks_for_samples_without_one(samples, tiny_processor):
+    items, _ = samples
+    items = items[:3]
+    assert "ground_pos_mask" not in Loc3RCollator(tiny_processor)(items)
+    shape = np.shape(items[0]["bev_mask"])
+    m = np.zeros(shape, bool)
+    m[0, 1, 2] = True
+    mixed = [dict(items[0], ground_pos_mask=m, ground_ori_mask=~m), items[1], items[2]]
+    batch = Loc3RCollator(tiny_processor)(mixed)
+    assert batch["ground_pos_mask"].dtype == torch.bool and batch["ground_pos_mask"].shape == (3, *shape)
+    np.testing.assert_array_equal(batch["ground_pos_mask"][0].numpy(), m)
+    np.testing.assert_array_equal(batch["ground_ori_mask"][0].numpy(), ~m)
+    assert not batch["ground_pos_mask"][1:].any() and not batch["ground_ori_mask"][1:].any()
+
+
 def test_the_tiny_model_trains_on_a_collated_batch(samples, tiny_processor):
     from loc3r.modeling.builders import loc3r_tiny
 

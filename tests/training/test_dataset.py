@@ -215,3 +215,50 @@ def test_semantic_targets_come_from_the_scene_instances(synth_root, tmp_path):
     rec = Record(id="1", source="sqa3d", task="what", scene_id=SCENE, question="what?", answers=["bed"])
     assert make_sample(rec, clip, None, "s")["semantic_targets"] is clip.semantic_targets
     assert _store(synth_root).get(SCENE, 4).semantic_targets is None
+
+
+def test_a_subset_of_the_pool_clip_equals_the_clip_built_for_those_frames(synth_root):
+    """``SceneClip.take`` keeps frame 0, so targets, prior tokens and categories need no recomputation."""
+    import json
+
+    inst = json.loads((synth_root / "prepared" / SCENE / "instances.json").read_text())["instances"]
+    classes = sorted({i["label"] for i in inst})
+    store = _store(synth_root, semantic_classes=classes)
+    pool = store.get(SCENE, None)
+    assert pool.num_frames == len(load_prepared_scene(synth_root / "prepared", SCENE).frame_ids) == 8
+    direct = store.get(SCENE, 4)  # the uniform subset of 4 = positions 0, 2, 4, 7 of the 8
+    sub = pool.take([0, 2, 4, 7])
+    assert sub.frame_ids == direct.frame_ids
+    for name in ("frames", "poses_c2w", "bev_valid", "semantic_targets", "camera_tokens"):
+        np.testing.assert_array_equal(getattr(sub, name), getattr(direct, name), err_msg=name)
+    np.testing.assert_allclose(sub.bev_xy, direct.bev_xy, atol=1e-6)
+    for bad in ([], [1, 2], [0, 2, 2], [0, 8]):
+        with pytest.raises(ValueError, match="frame positions"):
+            pool.take(bad)
+
+
+def test_grounding_records_get_the_tokens_of_their_referents(synth_root):
+    import json
+
+    inst = json.loads((synth_root / "prepared" / SCENE / "instances.json").read_text())["instances"]
+    store = _store(synth_root, instance_targets=True)
+    clip = store.get(SCENE, 4)
+    assert clip.instance_ids.shape == clip.bev_valid.shape and clip.semantic_targets is None
+    seen = [int(i) for i in np.unique(clip.instance_ids) if i >= 0]
+    assert seen and set(seen) <= {int(i["object_id"]) for i in inst}
+    assert (clip.instance_ids[~clip.bev_valid] == -1).all()
+    a, f = seen[0], seen[-1]
+    pose = Pose(x=0.0, y=0.0, yaw=0.0, forward=(-1.0, 0.0), frame="sqa3d")
+    rec = Record(id="g", source="sqa3d", task="localization", scene_id=SCENE, question="", answers=[],
+                 situation="Facing the x, I am at the y.", pose=pose, extra={"anchor_id": a, "facing_id": f})
+    s = make_sample(rec, clip, rec.situation, "grounding/g")
+    np.testing.assert_array_equal(s["ground_pos_mask"], clip.instance_ids == a)
+    np.testing.assert_array_equal(s["ground_ori_mask"], clip.instance_ids == f)
+    assert s["ground_pos_mask"].any()
+    # no referent ids, no instance ids or no situation: no mask
+    plain = Record(id="p", source="sqa3d", task="localization", scene_id=SCENE, question="", answers=[],
+                   situation="I sit.", pose=pose)
+    assert make_sample(plain, clip, plain.situation, "p")["ground_pos_mask"] is None
+    assert make_sample(rec, _store(synth_root).get(SCENE, 4), rec.situation, "g")["ground_pos_mask"] is None
+    assert make_sample(rec, clip, None, "g")["ground_ori_mask"] is None
+    assert clip.take([0, 2]).instance_ids.shape[0] == 2

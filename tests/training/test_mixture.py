@@ -156,3 +156,55 @@ def test_keys_round_trip_and_eval_keys_cover_every_item_once(tmp_path):
     assert len(ev) == ds.num_items == 15 and len(set(ev)) == 15
     with pytest.raises(IndexError):
         ds.locate(ds.num_items * ds.num_variants)
+
+
+def test_random_frame_draws_ride_on_the_same_deterministic_plan(tmp_path):
+    uniform = _mixture(tmp_path)
+    ds = MixtureDataset(uniform.sources, frame_sampling="random")
+    K = ds.key_space
+    assert K == uniform.num_items * uniform.num_variants == 15 * 3
+    e0 = MixtureSampler(ds, batch_size=4, seed=3).epoch_keys(0)
+    # the same items, texts and order as without random frames; every key carries a draw >= 1
+    plain = MixtureSampler(uniform, 4, seed=3).epoch_keys(0)
+    assert [ds.locate(k) for k in e0] == [uniform.locate(k) for k in plain]
+    assert all(k // K >= 1 for k in e0)
+    assert e0 == MixtureSampler(ds, batch_size=4, seed=3).epoch_keys(0)
+    e1 = MixtureSampler(ds, batch_size=4, seed=3).epoch_keys(1)
+    assert [k % K for k in e1] != [k % K for k in e0]
+    assert len({k // K for k in e0 + e1}) == len(e0 + e1)  # 36 draws from 2**24 values: all distinct
+    assert all(k < K for k in ds.eval_keys())  # held-out data: no draw, the fixed uniform frames
+    with pytest.raises(ValueError, match="frame_sampling"):
+        MixtureDataset(uniform.sources, frame_sampling="jitter")
+
+
+def test_random_frames_are_a_stratified_subset_that_keeps_the_first_frame(synth_root, tmp_path):
+    import numpy as np
+
+    from loc3r.data.frame_selection import select_stratified_random
+    from loc3r.data.bev_targets import TokenGrid
+    from loc3r.training.dataset import SceneClipStore
+
+    scene = "scene9000_00"
+    store = SceneClipStore(synth_root / "prepared", image_size=64, grid=TokenGrid.llava_video(64, 8, 2))
+    recs = [Record(id=f"q{i}", source="scanqa", task="what", scene_id=scene, question="q?", answers=["a"])
+            for i in range(3)]
+    path = tmp_path / "qa.jsonl"
+    write_records_jsonl(recs, path)
+    src = load_source(SourceArguments(name="qa", kind="jsonl", files=[str(path)], num_frames=4),
+                      DataArguments(root=str(tmp_path), num_frames=8), store)
+    ds = MixtureDataset([src], frame_sampling="random")
+    pool = store.get(scene, None)
+    fixed = ds[ds.eval_keys()[1]]
+    np.testing.assert_array_equal(fixed["frames"], store.get(scene, 4).frames)
+    frame_sets = set()
+    for draw in (1, 2, 3, 99):
+        sample = ds[ds.eval_keys()[1] + draw * ds.key_space]
+        pos = select_stratified_random(range(pool.num_frames), 4, np.random.default_rng(draw))
+        np.testing.assert_array_equal(sample["frames"], pool.frames[pos])
+        np.testing.assert_array_equal(sample["bev_targets"], pool.bev_xy[pos])
+        np.testing.assert_array_equal(sample["frames"][0], pool.frames[0])
+        assert sample["sample_id"] == "qa/q1"
+        frame_sets.add(tuple(pos))
+    assert len(frame_sets) > 1
+    with pytest.raises(IndexError):  # without random frames a key carries no draw
+        MixtureDataset([src])[ds.eval_keys()[1] + 5 * ds.key_space]

@@ -128,6 +128,8 @@ def test_unknown_key_error_suggests_the_closest_name():
         ("data.sources.0.kind=csv", "kind must be one of"),
         ("data.num_frames=0", "num_frames must be >= 1"),
         ("data.prior.require_cached=true data.prior.cache_dir=null", "require_cached needs"),
+        ("data.frame_sampling=jitter", "frame_sampling must be one of"),
+        ("data.frame_pool=0", "frame_pool must be >= 1"),
     ],
 )
 def test_bad_values_are_errors_naming_the_field(override, message):

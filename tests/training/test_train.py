@@ -48,6 +48,26 @@ def test_a_tiny_run_writes_a_loadable_model(tiny_recipe):
     assert summary["global_step"] == 2 and "loss_ce" in summary["loss_curves"]
 
 
+def test_a_run_with_random_frame_subsets_draws_them_per_sample(tiny_recipe, monkeypatch):
+    from loc3r.data.frame_selection import select_uniform
+    from loc3r.training import mixture
+
+    drawn: list[tuple[int, ...]] = []
+    real = mixture.select_stratified_random
+
+    def spy(ids, k, rng):
+        out = real(ids, k, rng)
+        drawn.append(tuple(int(i) for i in out))
+        return out
+
+    monkeypatch.setattr(mixture, "select_stratified_random", spy)
+    result = train(tiny_recipe("training.max_steps=2", "data.num_frames=4", "data.frame_sampling=random"))
+    assert result.global_step == 2
+    # 2 steps x batch of the recipe: one draw per training sample, from the 8 prepared frames, frame 0 kept
+    assert len(drawn) >= 2 and all(len(d) == 4 and d[0] == 0 and max(d) < 8 for d in drawn)
+    assert len(set(drawn)) > 1 and set(drawn) != {tuple(select_uniform(range(8), 4))}
+
+
 def test_every_loss_term_falls_and_is_logged_separately(tiny_recipe):
     # Eight SQA3D samples (all carry a situation pose) seen again and again: every term must fall.
     recipe = tiny_recipe(

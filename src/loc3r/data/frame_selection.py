@@ -13,6 +13,13 @@ Uniform (the paper's "32 frames sampled uniformly", method.md §2.2 [P]; the exa
     With ``n <= k`` every valid frame is returned (fewer than ``k``; callers see it from ``len(indices)`` and
     ``FrameSelection.num_available``).
 
+Stratified random (training-time augmentation, ``DataArguments.frame_sampling="random"`` [G]; not in the paper):
+    The first frame is always kept (it anchors the BEV frame, so per-token BEV targets and pose-prior tokens
+    computed for the whole pool stay valid); the remaining ``n - 1`` frames are split into ``k - 1``
+    contiguous segments (edges ``1 + floor(j (n - 1) / (k - 1))``) and one frame is drawn uniformly from each.
+    The result keeps the temporal spread of the uniform rule (one frame per stretch of the video) while a
+    model sees different views of a training scene each epoch.
+
 Coverage (Video-3D LLM's ``max_coverage_sampling``, peers.md §1.1 [S]):
     Each candidate frame's valid depth is back-projected to world points and voxelised (``voxel_size``,
     metres, voxel ``floor(p / voxel_size)``). The universe is the union of all candidates' voxels. Greedy set
@@ -34,6 +41,7 @@ from loc3r.geometry.camera import unproject_depth
 __all__ = [
     "FrameSelection",
     "select_uniform",
+    "select_stratified_random",
     "voxelize_points",
     "select_coverage",
     "select_coverage_from_depth",
@@ -124,6 +132,38 @@ def select_uniform(frame_ids: Sequence[int] | np.ndarray, k: int, anchor: str = 
     else:
         pos = ((2 * i + 1) * n) // (2 * k)
     return ids[pos]
+
+
+def select_stratified_random(frame_ids: Sequence[int] | np.ndarray, k: int,
+                             rng: np.random.Generator) -> np.ndarray:
+    """Pick ``k`` frames: the first one, then one drawn uniformly from each of ``k - 1`` equal stretches.
+
+    Args:
+        frame_ids: [N] original indices of the available frames, any order, no duplicates.
+        k: number of frames wanted (>= 1).
+        rng: the only randomness.
+
+    Returns:
+        [min(k, N)] int64 original frame indices, ascending; the first (smallest) id is always included.
+        With ``N <= k`` all frames are returned.
+
+    Raises:
+        ValueError: ``k < 1``, empty or malformed ``frame_ids``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    ids = _sorted_unique_ids(frame_ids)
+    n = ids.size
+    if n == 0:
+        raise ValueError("no frames to select from")
+    if n <= k:
+        return ids.copy()
+    if k == 1:
+        return ids[:1].copy()
+    j = np.arange(k, dtype=np.int64)
+    edges = 1 + (j * (n - 1)) // (k - 1)  # [k]: segment s = [edges[s], edges[s + 1]), s < k - 1
+    pos = [0] + [int(rng.integers(edges[s], edges[s + 1])) for s in range(k - 1)]
+    return ids[np.asarray(pos, dtype=np.int64)]
 
 
 def voxelize_points(points: np.ndarray, voxel_size: float) -> np.ndarray:

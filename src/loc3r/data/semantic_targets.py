@@ -23,7 +23,7 @@ import numpy as np
 
 from loc3r.geometry.frames import BevFrame
 
-__all__ = ["footprints_of_instances", "token_categories", "IGNORE_INDEX"]
+__all__ = ["footprints_of_instances", "token_categories", "token_instances", "IGNORE_INDEX"]
 
 IGNORE_INDEX = -100
 
@@ -42,20 +42,42 @@ def footprints_of_instances(instances: Sequence[dict[str, Any]], classes: Sequen
         ``(lo [K, 2], hi [K, 2], class_index [K])``: boxes in the aligned frame when ``axis_alignment`` is
         given, else in the raw world frame.
     """
-    index = {c: i + 1 for i, c in enumerate(classes)}
+    lo, hi, cls, _ = _footprints(instances, classes, axis_alignment)
+    return lo, hi, cls
+
+
+def _footprints(instances: Sequence[dict[str, Any]], classes: Sequence[str] | None,
+                axis_alignment: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``footprints_of_instances`` plus the object ids; ``classes=None`` keeps every labelled instance."""
+    index = None if classes is None else {c: i + 1 for i, c in enumerate(classes)}
     key = "bbox_aligned" if axis_alignment is not None else "bbox_raw"
-    lo, hi, cls = [], [], []
+    lo, hi, cls, ids = [], [], [], []
     for inst in instances:
         label = inst.get("label")
         box = inst.get(key)
-        if label not in index or not box:
+        if not box or (index is not None and label not in index):
             continue
         lo.append(np.asarray(box["min"], dtype=np.float64)[:2])
         hi.append(np.asarray(box["max"], dtype=np.float64)[:2])
-        cls.append(index[label])
+        cls.append(0 if index is None else index[label])
+        ids.append(int(inst.get("object_id", -1)))
     if not cls:
-        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
-    return np.stack(lo), np.stack(hi), np.asarray(cls, dtype=np.int64)
+        return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.stack(lo), np.stack(hi), np.asarray(cls, dtype=np.int64), np.asarray(ids, dtype=np.int64)
+
+
+def _smallest_containing(bev_xy: np.ndarray, bev_valid: np.ndarray, bev: BevFrame, lo: np.ndarray,
+                         hi: np.ndarray, axis_alignment: np.ndarray | None,
+                         margin_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """For the valid tokens: ``(index of the smallest footprint containing the token's target [N], any [N])``."""
+    world = bev.bev_to_world_xy(bev_xy[bev_valid])  # [N, 2] raw world
+    if axis_alignment is not None:
+        A = np.asarray(axis_alignment, dtype=np.float64)
+        world = world @ A[:2, :2].T + A[:2, 3]  # a rotation about +Z: x, y do not depend on z
+    inside = np.all((world[:, None, :] >= lo[None] - margin_m) & (world[:, None, :] <= hi[None] + margin_m),
+                    axis=-1)  # [N, K]
+    area = np.prod(hi - lo + 2 * margin_m, axis=-1)  # [K]
+    return np.where(inside, area[None, :], np.inf).argmin(axis=1), inside.any(axis=1)
 
 
 def token_categories(bev_xy: np.ndarray, bev_valid: np.ndarray, bev: BevFrame,
@@ -85,14 +107,27 @@ def token_categories(bev_xy: np.ndarray, bev_valid: np.ndarray, bev: BevFrame,
     lo, hi, cls = footprints_of_instances(instances, classes, axis_alignment)
     if not len(cls) or not valid.any():
         return out
-    world = bev.bev_to_world_xy(xy[valid])  # [N, 2] raw world
-    if axis_alignment is not None:
-        A = np.asarray(axis_alignment, dtype=np.float64)
-        world = world @ A[:2, :2].T + A[:2, 3]  # a rotation about +Z: x, y do not depend on z
-    inside = np.all((world[:, None, :] >= lo[None] - margin_m) & (world[:, None, :] <= hi[None] + margin_m),
-                    axis=-1)  # [N, K]
-    area = np.prod(hi - lo + 2 * margin_m, axis=-1)  # [K]
-    best = np.where(inside, area[None, :], np.inf).argmin(axis=1)
-    labels = np.where(inside.any(axis=1), cls[best], 0)
-    out[valid] = labels
+    best, hit = _smallest_containing(xy, valid, bev, lo, hi, axis_alignment, margin_m)
+    out[valid] = np.where(hit, cls[best], 0)
+    return out
+
+
+def token_instances(bev_xy: np.ndarray, bev_valid: np.ndarray, bev: BevFrame,
+                    instances: Sequence[dict[str, Any]], axis_alignment: np.ndarray | None = None,
+                    margin_m: float = 0.05) -> np.ndarray:
+    """Object id (``instances.json`` ``object_id``) each vision token looks at, by the same footprint rule.
+
+    Args: as ``token_categories`` (every labelled instance counts, whatever its category).
+
+    Returns:
+        int64 [T, R, C]: the object id, or -1 (no object, or no valid layout target).
+    """
+    xy = np.asarray(bev_xy, dtype=np.float64)
+    valid = np.asarray(bev_valid, dtype=bool)
+    out = np.full(valid.shape, -1, dtype=np.int64)
+    lo, hi, _, ids = _footprints(instances, None, axis_alignment)
+    if not len(ids) or not valid.any():
+        return out
+    best, hit = _smallest_containing(xy, valid, bev, lo, hi, axis_alignment, margin_m)
+    out[valid] = np.where(hit, ids[best], -1)
     return out

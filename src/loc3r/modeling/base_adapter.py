@@ -59,11 +59,13 @@ class LanguageModelOutput:
         last_hidden_state: [B, L, D] final (post-norm) hidden states, the LM head's input.
         selected_hidden_state: [B, L, D] the requested intermediate hidden state, or None.
         past_key_values: the KV cache (when ``use_cache``), else None.
+        attention: [B, H, L, L_kv] attention probabilities of the requested decoder layer, or None.
     """
 
     last_hidden_state: torch.Tensor
     selected_hidden_state: torch.Tensor | None = None
     past_key_values: object | None = None
+    attention: torch.Tensor | None = None
 
 
 class VLMAdapter(nn.Module):
@@ -108,11 +110,13 @@ class VLMAdapter(nn.Module):
         past_key_values=None,
         use_cache: bool | None = None,
         hidden_state_index: int | None = None,
+        attention_layer: int | None = None,
     ) -> LanguageModelOutput:
         """Run the LLM on embeddings [B, L, D].
 
         ``hidden_state_index`` selects one of the ``num_layers + 1`` hidden states (0 = input embeddings,
-        k = output of decoder layer k) to return besides the final one.
+        k = output of decoder layer k) to return besides the final one; ``attention_layer`` (0-based) one
+        decoder layer whose attention probabilities to return (needs eager attention).
         """
         raise NotImplementedError
 
@@ -235,11 +239,14 @@ class LlavaOnevisionAdapter(VLMAdapter):
         past_key_values=None,
         use_cache: bool | None = None,
         hidden_state_index: int | None = None,
+        attention_layer: int | None = None,
     ) -> LanguageModelOutput:
         """Run ``model.language_model`` (Qwen2) on spliced embeddings (``VLMAdapter.run_language_model``)."""
         kwargs = {}
         if hidden_state_index is not None:
             kwargs["output_hidden_states"] = [hidden_state_index]
+        if attention_layer is not None:
+            kwargs["output_attentions"] = True
         out = self.base.model.language_model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
@@ -254,10 +261,21 @@ class LlavaOnevisionAdapter(VLMAdapter):
             selected = out.hidden_states[hidden_state_index]
             if selected is None:
                 raise RuntimeError(f"the language model did not return hidden state {hidden_state_index}")
+        attention = None
+        if attention_layer is not None:
+            maps = getattr(out, "attentions", None) or ()
+            if len(maps) <= attention_layer or maps[attention_layer] is None:
+                impl = self.base.config.get_text_config()._attn_implementation
+                raise RuntimeError(
+                    f"the language model returned no attention weights for layer {attention_layer} "
+                    f"(attention implementation {impl!r}); the grounding loss needs attn_implementation='eager'"
+                )
+            attention = maps[attention_layer]
         return LanguageModelOutput(
             last_hidden_state=out.last_hidden_state,
             selected_hidden_state=selected,
             past_key_values=out.past_key_values,
+            attention=attention,
         )
 
 

@@ -102,6 +102,15 @@ class Loc3RConfig(PretrainedConfig):
             supervised with ``semantic_targets`` (``loc3r.data.semantic_targets``). ``None`` or empty: no
             head.
         lambda_sem (`float`, *optional*, defaults to 0.0): weight of the semantic cross-entropy L_sem.
+        lambda_ground (`float`, *optional*, defaults to 0.0): weight of the optional grounding-attention loss
+            (not in the paper [G]; a pretraining aid for a from-scratch LLM): for samples whose situation
+            names the object the agent is at (``ground_pos_mask``) and the one it faces
+            (``ground_ori_mask``), ``-log`` of the attention mass that ``<Pos>`` (resp. ``<Ori>``) puts on that
+            object's vision tokens in decoder layer ``ground_attention_layer`` (the head with the most). It needs
+            attention weights, so the LLM must run with ``attn_implementation="eager"``.
+        ground_attention_layer (`int`, *optional*): 1-based decoder layer whose attention L_ground supervises;
+            ``None`` = the layer after the one feeding the BEV head (so ``<Pos>`` reads the tokens' layout
+            where it is formed), or the last layer when the BEV head reads the final hidden state.
         lambda_sit (`float`, *optional*, defaults to 0.075): weight of L_sit = L_pos + λ_ori·L_ori; 0 or
             ``None`` disables it.
         lambda_ori (`float`, *optional*, defaults to 3.5): weight of L_ori inside L_sit; 0 or ``None`` drops
@@ -143,6 +152,8 @@ class Loc3RConfig(PretrainedConfig):
     lambda_bev: float | None = 0.05
     semantic_classes: list[str] | None = None
     lambda_sem: float | None = 0.0
+    lambda_ground: float | None = 0.0
+    ground_attention_layer: int | None = None
     lambda_sit: float | None = 0.075
     lambda_ori: float | None = 3.5
     bev_loss_reduction: str = "tokens"
@@ -185,7 +196,11 @@ class Loc3RConfig(PretrainedConfig):
                 f"[-{num_layers + 1}, {num_layers}] "
                 f"for an LLM with {num_layers} layers"
             )
-        for name in ("lambda_bev", "lambda_sit", "lambda_ori", "lambda_sem"):
+        if self.ground_attention_layer is not None and not 1 <= self.ground_attention_layer <= num_layers:
+            raise ValueError(
+                f"Loc3RConfig.ground_attention_layer={self.ground_attention_layer} is outside [1, {num_layers}]"
+            )
+        for name in ("lambda_bev", "lambda_sit", "lambda_ori", "lambda_sem", "lambda_ground"):
             v = getattr(self, name)
             if v is not None and v < 0:
                 raise ValueError(f"Loc3RConfig.{name} must be >= 0 or None, got {v}")
@@ -231,6 +246,15 @@ class Loc3RConfig(PretrainedConfig):
         n = self.llm_config.num_hidden_layers + 1
         idx = self.bev_head_layer % n
         return None if idx == n - 1 else idx
+
+    @property
+    def ground_attention_index(self) -> int:
+        """0-based index of the decoder layer whose attention L_ground supervises."""
+        n = self.llm_config.num_hidden_layers
+        if self.ground_attention_layer is not None:
+            return self.ground_attention_layer - 1
+        bev = self.bev_head_hidden_index
+        return n - 1 if bev is None else min(bev, n - 1)
 
     def token_grid(self) -> tuple[int, int]:
         """(rows, cols) of the pooled video token grid of one frame.

@@ -26,6 +26,7 @@ __all__ = [
     "gaussian_nll_2d",
     "bev_loss",
     "semantic_loss",
+    "grounding_attention_loss",
     "position_loss",
     "orientation_targets",
     "orientation_kl",
@@ -202,6 +203,37 @@ def situation_loss(
     return {"loss_pos": loss_pos, "loss_ori": loss_ori, "loss_sit": loss_sit}
 
 
+def grounding_attention_loss(attention: torch.Tensor, query_positions: torch.Tensor,
+                             token_positions: torch.Tensor, target_mask: torch.Tensor,
+                             eps: float = 1e-6) -> torch.Tensor:
+    """L_ground = mean over samples with a referent of ``-log`` (attention mass of a query on its referent).
+
+    The mass is that of the head that puts the most on the referent (max over heads), so one head can
+    specialise in the lookup while the others keep attending elsewhere [G].
+
+    Args:
+        attention: [B, H, L, L_kv] attention probabilities of one decoder layer.
+        query_positions: [B] sequence index of the query token (``<Pos>`` or ``<Ori>``) per sample.
+        token_positions: [B, N] sequence indices of the vision tokens (e.g. ``vision_positions`` flattened).
+        target_mask: [B, N] bool, the vision tokens of the referred object; samples with none are left out.
+        eps: floor of the mass inside the log.
+
+    Returns:
+        Scalar float32 loss: ``mean_b -log(eps + max_h Σ_{n: mask} attention[b, h, q_b, pos_{b,n}])``; an
+        exact 0 connected to the graph when no sample has a referent.
+    """
+    b_idx = torch.arange(attention.shape[0], device=attention.device)
+    rows = attention[b_idx, :, query_positions.to(attention.device)].float()  # [B, H, L_kv]
+    index = token_positions.to(attention.device)[:, None, :].expand(-1, rows.shape[1], -1)
+    mass_on = torch.gather(rows, 2, index)  # [B, H, N]
+    mask = target_mask.to(attention.device, dtype=torch.bool)
+    has = mask.any(1)
+    if not has.any():
+        return _zero_like_graph(attention)
+    mass = torch.where(mask[:, None, :], mass_on, torch.zeros_like(mass_on)).sum(2).amax(1)  # [B]
+    return -torch.log(mass[has] + eps).mean()
+
+
 def causal_lm_loss(
     logits: torch.Tensor,
     labels: torch.Tensor,
@@ -248,10 +280,14 @@ def combine_losses(
     lambda_ori: float | None,
     loss_sem: torch.Tensor | None = None,
     lambda_sem: float | None = None,
+    loss_ground: torch.Tensor | None = None,
+    lambda_ground: float | None = None,
 ) -> dict[str, torch.Tensor | None]:
-    """L = L_CE + λ_BEV · L_BEV + λ_sit · (L_pos + λ_ori · L_ori) (method.md §5.1) [+ λ_sem · L_sem].
+    """L = L_CE + λ_BEV · L_BEV + λ_sit · (L_pos + λ_ori · L_ori) (method.md §5.1) [+ λ_sem · L_sem]
+    [+ λ_ground · L_ground].
 
-    ``L_sem`` is the optional per-token semantic cross-entropy (not in the paper; ``Loc3RConfig.lambda_sem``).
+    ``L_sem`` is the optional per-token semantic cross-entropy and ``L_ground`` the optional grounding-attention
+    loss (neither is in the paper; ``Loc3RConfig.lambda_sem`` / ``lambda_ground``).
 
     A component that is None (not computed) or whose weight is 0/None is left out of the total.
 
@@ -273,6 +309,8 @@ def combine_losses(
         terms.append(lambda_sit * loss_sit)
     if lambda_sem and loss_sem is not None:
         terms.append(lambda_sem * loss_sem)
+    if lambda_ground and loss_ground is not None:
+        terms.append(lambda_ground * loss_ground)
     total = None
     for t in terms:
         total = t if total is None else total + t
@@ -284,4 +322,5 @@ def combine_losses(
         "loss_ori": loss_ori,
         "loss_sit": loss_sit,
         "loss_sem": loss_sem,
+        "loss_ground": loss_ground,
     }

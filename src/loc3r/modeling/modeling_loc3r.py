@@ -43,7 +43,15 @@ from loc3r.geometry.bins import bin_centers, circular_soft_argmax
 
 from .base_adapter import VLMAdapter, build_adapter
 from .configuration_loc3r import SLOT_CAMERA, SLOT_NEWLINE, SLOT_VISION, Loc3RConfig, VideoTokenLayout
-from .losses import bev_loss, causal_lm_loss, combine_losses, orientation_kl, position_loss, semantic_loss
+from .losses import (
+    bev_loss,
+    causal_lm_loss,
+    combine_losses,
+    grounding_attention_loss,
+    orientation_kl,
+    position_loss,
+    semantic_loss,
+)
 
 __all__ = [
     "CameraTokenProjector",
@@ -134,6 +142,7 @@ class Loc3ROutput(ModelOutput):
         loss_ori: [] L_ori, KL(wrapped-Gaussian target ‖ softmax(ori_logits)).
         loss_sit: [] L_pos + λ_ori·L_ori.
         loss_sem: [] optional per-token semantic cross-entropy (None without ``semantic_targets`` or head).
+        loss_ground: [] optional grounding-attention loss (None without ``lambda_ground`` or referent masks).
         pos_mean: [B, 2] predicted agent (x, y), BEV metres (from ``<Pos>``).
         pos_log_var: [B, 2] predicted log σ² per axis (σ in metres).
         ori_logits: [B, N_b] orientation bin logits (from ``<Ori>``); bin b's centre is
@@ -158,6 +167,7 @@ class Loc3ROutput(ModelOutput):
     loss_ori: torch.Tensor | None = None
     loss_sit: torch.Tensor | None = None
     loss_sem: torch.Tensor | None = None
+    loss_ground: torch.Tensor | None = None
     pos_mean: torch.Tensor | None = None
     pos_log_var: torch.Tensor | None = None
     ori_logits: torch.Tensor | None = None
@@ -485,6 +495,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         camera_bev_targets: torch.Tensor | None = None,
         camera_bev_mask: torch.Tensor | None = None,
         semantic_targets: torch.Tensor | None = None,
+        ground_pos_mask: torch.Tensor | None = None,
+        ground_ori_mask: torch.Tensor | None = None,
         pos_target: torch.Tensor | None = None,
         ori_target: torch.Tensor | None = None,
         sit_mask: torch.Tensor | None = None,
@@ -514,6 +526,9 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             camera_bev_mask: [B, T] bool, valid ``camera_bev_targets``.
             semantic_targets: [B, T, R, C] int category target of every vision token (index + 1 into
                 ``semantic_classes``, 0 = none, ``ignore_index`` = unknown); only with the semantic head.
+            ground_pos_mask: [B, T, R, C] bool, the vision tokens of the object the situation places the
+                agent at (L_ground on ``<Pos>``'s attention; only with ``lambda_ground``).
+            ground_ori_mask: [B, T, R, C] bool, the vision tokens of the object the agent faces (``<Ori>``).
             pos_target: [B, 2] agent (x, y), BEV metres.
             ori_target: [B] agent facing heading, BEV radians.
             sit_mask: [B] bool, False for samples without a ground-truth situation (pseudo-situation): no
@@ -563,6 +578,12 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         c = self.config
         has_token_heads = self.bev_head is not None or self.semantic_head is not None
         bev_index = c.bev_head_hidden_index if (has_token_heads and splice is not None) else None
+        want_ground = bool(
+            c.lambda_ground
+            and splice is not None
+            and input_ids is not None
+            and (ground_pos_mask is not None or ground_ori_mask is not None)
+        )
         lm = self.vlm.run_language_model(
             inputs_embeds,
             attention_mask=attention_mask,
@@ -570,6 +591,7 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             past_key_values=past_key_values,
             use_cache=use_cache,
             hidden_state_index=bev_index,
+            attention_layer=c.ground_attention_index if want_ground else None,
         )
         hidden = lm.last_hidden_state
         if isinstance(logits_to_keep, int):
@@ -611,7 +633,7 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
                     out.camera_bev_pred = self._bev_outputs(src[b_idx[:, None], splice.camera_positions])
 
         # Losses.
-        loss_ce = loss_bev = loss_pos = loss_ori = loss_sem = None
+        loss_ce = loss_bev = loss_pos = loss_ori = loss_sem = loss_ground = None
         if labels is not None:
             if logits.shape[1] != labels.shape[1]:
                 raise ValueError("labels need logits for every position (logits_to_keep=0)")
@@ -620,6 +642,15 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             loss_bev = self._bev_loss(out, bev_targets, bev_mask, camera_bev_targets, camera_bev_mask)
         if c.lambda_sem and semantic_targets is not None and out.semantic_logits is not None:
             loss_sem = semantic_loss(out.semantic_logits, semantic_targets.to(hidden.device), c.ignore_index)
+        if want_ground and lm.attention is not None and out.pos_positions is not None:
+            vis = splice.vision_positions.reshape(splice.vision_positions.shape[0], -1)
+            terms = [
+                grounding_attention_loss(lm.attention, at, vis, m.reshape(m.shape[0], -1))
+                for at, m in ((out.pos_positions, ground_pos_mask), (out.ori_positions, ground_ori_mask))
+                if m is not None and m.any()
+            ]
+            if terms:
+                loss_ground = sum(terms) / len(terms)
         if c.lambda_sit and pos_target is not None:
             if out.pos_mean is None:
                 raise ValueError(
@@ -646,6 +677,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             lambda_ori=c.lambda_ori,
             loss_sem=loss_sem,
             lambda_sem=c.lambda_sem,
+            loss_ground=loss_ground,
+            lambda_ground=c.lambda_ground,
         )
         for k, v in parts.items():
             setattr(out, k, v)

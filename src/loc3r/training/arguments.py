@@ -27,6 +27,7 @@ __all__ = [
     "MODEL_PRESETS",
     "SOURCE_KINDS",
     "SITUATION_MODES",
+    "FRAME_SAMPLING",
     "WEIGHT_DTYPES",
     "TinyModelArguments",
     "LoraArguments",
@@ -48,6 +49,9 @@ SOURCE_KINDS = ("sqa3d", "scanqa", "msqa", "vsibench", "beacon3d", "jsonl")
 #: situation; ``expand`` = one sample per text (each question paired with each of its situations; the paper's
 #: 79,445 ≈ 3 × 26.6k); ``sample`` = one sample per record, the text drawn anew every epoch.
 SITUATION_MODES = ("none", "expand", "sample")
+#: ``data.frame_sampling``: the fixed uniform subset, or a stratified random one per training sample
+#: (``loc3r.data.frame_selection.select_stratified_random``).
+FRAME_SAMPLING = ("uniform", "random")
 #: ``model.dtype`` values (weights as loaded; mixed precision is ``training.bf16`` / ``training.fp16``).
 WEIGHT_DTYPES = ("float32", "bfloat16", "float16")
 
@@ -310,12 +314,30 @@ class DataArguments:
     memory_cache_scenes: int = field(
         default=32, metadata=_help("scene clips kept decoded in memory per loader process (LRU)")
     )
+    frame_sampling: str = field(
+        default="uniform",
+        metadata=_help(
+            "which frames of a scene's prepared selection a training sample sees: 'uniform' (the fixed "
+            "subset inference uses) or 'random' (the first frame, then one drawn from each of num_frames - 1 "
+            "stretches, anew per sample and epoch; an augmentation, not in the paper; eval stays uniform)"
+        ),
+    )
+    frame_pool: int | None = field(
+        default=None,
+        metadata=_help(
+            "with frame_sampling 'random': draw from a uniform subset of this many prepared frames "
+            "(null = all prepared frames)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.num_frames < 1:
             raise ValueError(f"data.num_frames must be >= 1, got {self.num_frames}")
         if self.memory_cache_scenes < 0:
             raise ValueError("data.memory_cache_scenes must be >= 0")
+        _one_of("data", "frame_sampling", self.frame_sampling, FRAME_SAMPLING)
+        if self.frame_pool is not None and self.frame_pool < 1:
+            raise ValueError(f"data.frame_pool must be >= 1 or null, got {self.frame_pool}")
         for group in (self.sources, self.eval_sources):
             names = [s.name for s in group]
             dup = sorted({n for n in names if names.count(n) > 1})

@@ -94,4 +94,11 @@ class Loc3RCollator:
         sem = [s.get("semantic_targets") for s in samples]
         if all(t is not None for t in sem):
             out["semantic_targets"] = torch.from_numpy(np.stack([np.asarray(t, np.int64) for t in sem]))
+        for key in ("ground_pos_mask", "ground_ori_mask"):
+            masks = [s.get(key) for s in samples]
+            if any(m is not None for m in masks):  # samples without a referent: no token (no loss)
+                shape = next(np.shape(m) for m in masks if m is not None)
+                out[key] = torch.from_numpy(
+                    np.stack([np.zeros(shape, bool) if m is None else np.asarray(m, bool) for m in masks])
+                )
         return out

@@ -122,6 +122,8 @@ class SceneClip:
         scene_center_raw: float64 [3] raw-mesh bounding-box centre (SQA3D origin), or None.
         semantic_targets: int64 [T, R, C] per-token object category (``loc3r.data.semantic_targets``), or
             None when the store has no ``semantic_classes``.
+        instance_ids: int64 [T, R, C] per-token object id (``instances.json`` ``object_id``, -1 = none), or
+            None unless the store has ``instance_targets`` (grounding supervision).
     """
 
     scene_id: str
@@ -134,6 +136,7 @@ class SceneClip:
     axis_alignment: np.ndarray | None = None
     scene_center_raw: np.ndarray | None = None
     semantic_targets: np.ndarray | None = None
+    instance_ids: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -144,6 +147,38 @@ class SceneClip:
     def bev_frame(self) -> BevFrame:
         """The clip's BEV frame (first frame's camera, raw world)."""
         return BevFrame.from_first_pose(self.poses_c2w[0])
+
+    def take(self, positions: Sequence[int]) -> "SceneClip":
+        """The clip restricted to frames at ``positions`` (indices into this clip, ascending, starting at 0).
+
+        Position 0 must be kept: BEV targets and camera tokens are expressed in frame 0's BEV frame, so a
+        subset that keeps it stays consistent without recomputation.
+
+        Raises:
+            ValueError: ``positions`` empty, not ascending, out of range or without 0.
+        """
+        pos = np.asarray(positions, dtype=np.int64)
+        if pos.ndim != 1 or pos.size == 0 or pos[0] != 0 or np.any(np.diff(pos) <= 0) or pos[-1] >= self.num_frames:
+            raise ValueError(
+                f"scene {self.scene_id}: frame positions must be ascending, start at 0 and stay below "
+                f"{self.num_frames}; got {pos.tolist()}"
+            )
+        from dataclasses import replace
+
+        def sub(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[pos]
+
+        return replace(
+            self,
+            frame_ids=tuple(self.frame_ids[int(i)] for i in pos),
+            frames=self.frames[pos],
+            poses_c2w=self.poses_c2w[pos],
+            bev_xy=self.bev_xy[pos],
+            bev_valid=self.bev_valid[pos],
+            camera_tokens=sub(self.camera_tokens),
+            semantic_targets=sub(self.semantic_targets),
+            instance_ids=sub(self.instance_ids),
+        )
 
     def scene_inputs(self) -> SceneInputs:
         """A ``SceneInputs`` view of the clip (frames HWC) for the shared pose mapping."""
@@ -180,7 +215,9 @@ def make_sample(record: Record, clip: SceneClip, situation: str | None, sample_i
     Returns:
         ``{"sample_id", "frames" uint8 [T,3,S,S], "camera_tokens" [T,D] | None, "bev_targets" [T,R,C,2],
         "bev_mask" [T,R,C], "situation", "question", "answer" (None: no language target), "pos_target" [2],
-        "ori_target", "has_pose"}``.
+        "ori_target", "has_pose", "semantic_targets" [T,R,C] | None, "ground_pos_mask" / "ground_ori_mask"
+        [T,R,C] bool | None (tokens of the object the situation places the agent at / faces: grounding
+        records carry ``anchor_id`` / ``facing_id``, the clip its ``instance_ids``)}``.
     """
     has_pose = record.pose is not None and situation is not None
     if has_pose:
@@ -200,7 +237,16 @@ def make_sample(record: Record, clip: SceneClip, situation: str | None, sample_i
         "ori_target": np.float32(heading),
         "has_pose": bool(has_pose),
         "semantic_targets": clip.semantic_targets,
+        "ground_pos_mask": _referent_mask(clip, record.extra.get("anchor_id") if has_pose else None),
+        "ground_ori_mask": _referent_mask(clip, record.extra.get("facing_id") if has_pose else None),
     }
+
+
+def _referent_mask(clip: SceneClip, object_id: Any) -> np.ndarray | None:
+    """bool [T, R, C]: the tokens that see object ``object_id`` (None without ids or without a referent)."""
+    if clip.instance_ids is None or object_id is None:
+        return None
+    return clip.instance_ids == int(object_id)
 
 
 class SceneClipStore:
@@ -218,6 +264,7 @@ class SceneClipStore:
         memory_items: clips kept in memory (LRU, per process).
         semantic_classes: category vocabulary of per-token semantic targets (from the scene's
             ``instances.json``), or None for none.
+        instance_targets: also label each token with the object id it sees (``SceneClip.instance_ids``).
     """
 
     def __init__(
@@ -233,6 +280,7 @@ class SceneClipStore:
         cache_dir: str | Path | None = None,
         memory_items: int = 32,
         semantic_classes: Sequence[str] | None = None,
+        instance_targets: bool = False,
     ):
         if tuple(grid.input_hw) != (image_size, image_size):
             raise ValueError(f"token grid input {grid.input_hw} != model input {image_size}x{image_size}")
@@ -246,7 +294,8 @@ class SceneClipStore:
         self.cache_dir = None if cache_dir is None else Path(cache_dir)
         self.memory_items = int(memory_items)
         self.semantic_classes = tuple(semantic_classes) if semantic_classes else None
-        self._memory: OrderedDict[tuple[str, int], SceneClip] = OrderedDict()
+        self.instance_targets = bool(instance_targets)
+        self._memory: OrderedDict[tuple[str, int | None], SceneClip] = OrderedDict()
         self._meta: dict[str, dict[str, Any] | None] = {}
         self._lock = threading.Lock()
 
@@ -283,21 +332,24 @@ class SceneClipStore:
         return self._meta[scene_id]
 
     # ------------------------------------------------------------------------------------------ clips
-    def get(self, scene_id: str, num_frames: int) -> SceneClip:
+    def get(self, scene_id: str, num_frames: int | None) -> SceneClip:
         """The clip of ``scene_id`` with (up to) ``num_frames`` frames (memory LRU -> disk cache -> build).
+
+        ``num_frames=None`` is the whole prepared selection (the pool random frame sampling draws from).
 
         Raises:
             DataError: the scene is missing or broken (the message names the file), or (``require_cached``)
                 its prior tokens are not cached.
         """
-        key = (scene_id, int(num_frames))
+        num_frames = None if num_frames is None else int(num_frames)
+        key = (scene_id, num_frames)
         with self._lock:
             clip = self._memory.get(key)
             if clip is not None:
                 self._memory.move_to_end(key)
                 return clip
-        clip = self._load_or_build(scene_id, int(num_frames))
-        if self.semantic_classes:
+        clip = self._load_or_build(scene_id, num_frames)
+        if self.semantic_classes or self.instance_targets:
             clip = self._with_semantics(clip)
         if self.memory_items > 0:
             with self._lock:
@@ -306,7 +358,7 @@ class SceneClipStore:
                     self._memory.popitem(last=False)
         return clip
 
-    def _clip_key(self, scene_id: str, num_frames: int) -> str:
+    def _clip_key(self, scene_id: str, num_frames: int | None) -> str:
         meta_path = safe_join(self.prepared_dir, scene_id, "scene.json")
         payload = {
             "format": CLIP_FORMAT_VERSION,
@@ -318,7 +370,7 @@ class SceneClipStore:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
-    def _load_or_build(self, scene_id: str, num_frames: int) -> SceneClip:
+    def _load_or_build(self, scene_id: str, num_frames: int | None) -> SceneClip:
         if self.scene_meta(scene_id) is None:
             raise DataError(
                 f"{self.prepared_dir / scene_id}: prepared scene not found (run `loc3r prepare scannet`)"
@@ -339,7 +391,7 @@ class SceneClipStore:
             self._write_cached(path, clip)
         return self._with_tokens(clip)
 
-    def _build(self, scene_id: str, num_frames: int) -> SceneClip:
+    def _build(self, scene_id: str, num_frames: int | None) -> SceneClip:
         scene = load_prepared_scene(self.prepared_dir, scene_id, num_frames)
         frames = resize_frames(scene.frames, self.image_size, self.resample)
         bev_xy, bev_valid = self._bev_targets(scene)
@@ -401,10 +453,10 @@ class SceneClipStore:
         return mm.astype(np.float64) / float(meta.get("depth_shift", 1000.0))
 
     def _with_semantics(self, clip: SceneClip) -> SceneClip:
-        """The clip with per-token category targets from the scene's ``instances.json``."""
+        """The clip with per-token category targets and/or object ids from the scene's ``instances.json``."""
         from dataclasses import replace
 
-        from loc3r.data.semantic_targets import token_categories
+        from loc3r.data.semantic_targets import token_categories, token_instances
 
         path = safe_join(self.prepared_dir, clip.scene_id, "instances.json")
         try:
@@ -413,10 +465,14 @@ class SceneClipStore:
             raise DataError(f"{path}: not found (semantic targets need the scene's instances)") from None
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise DataError(f"{path}: unreadable instances ({e})") from e
-        labels = token_categories(
-            clip.bev_xy, clip.bev_valid, clip.bev_frame, instances, self.semantic_classes, clip.axis_alignment
-        )
-        return replace(clip, semantic_targets=labels)
+        labels = ids = None
+        if self.semantic_classes:
+            labels = token_categories(
+                clip.bev_xy, clip.bev_valid, clip.bev_frame, instances, self.semantic_classes, clip.axis_alignment
+            )
+        if self.instance_targets:
+            ids = token_instances(clip.bev_xy, clip.bev_valid, clip.bev_frame, instances, clip.axis_alignment)
+        return replace(clip, semantic_targets=labels, instance_ids=ids)
 
     def _with_tokens(self, clip: SceneClip) -> SceneClip:
         """The clip with its prior tokens (token cache first; inputs are only loaded on a miss)."""

@@ -22,7 +22,10 @@ on the seed and the epoch, a resumed run (HF ``Trainer`` skips the batches alrea
 same samples.
 
 A *sample key* (what the sampler yields and ``MixtureDataset.__getitem__`` takes) encodes ``item x V +
-variant`` with V the largest number of situation texts of any record.
+variant`` with V the largest number of situation texts of any record, plus ``draw x K`` (K = items x V) where
+``draw`` seeds the sample's random frame subset (``data.frame_sampling: random``; 0 = the fixed uniform
+subset, always the case for held-out data). The sampler draws it from the same ``(seed, epoch)`` streams, so
+random frames keep the order deterministic and resumable.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from torch.utils.data import Dataset, Sampler
 
+from loc3r.data.frame_selection import select_stratified_random
 from loc3r.data.schema import Record
 from loc3r.training.arguments import DataArguments, SourceArguments
 from loc3r.training.dataset import SceneClipStore, make_sample
@@ -52,6 +56,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+#: Frame draws are in [1, _MAX_DRAW): a sample key stays well inside int64 for any realistic mixture.
+_MAX_DRAW = 1 << 24
 
 
 def situation_texts(record: Record, mode: str) -> list[str | None]:
@@ -200,10 +206,20 @@ class MixtureDataset(Dataset):
     ``0..len-1``. Each sample is ``loc3r.training.dataset.make_sample``'s dict.
     """
 
-    def __init__(self, sources: Sequence[SourceData]):
+    def __init__(self, sources: Sequence[SourceData], frame_sampling: str = "uniform",
+                 frame_pool: int | None = None):
+        if frame_sampling not in ("uniform", "random"):
+            raise ValueError(f"frame_sampling must be 'uniform' or 'random', got {frame_sampling!r}")
         self.sources = list(sources)
         self.offsets = np.cumsum([0] + [len(s.items) for s in self.sources])
         self.num_variants = max([len(t) for s in self.sources for t in s.texts] or [1])
+        self.frame_sampling = frame_sampling
+        self.frame_pool = frame_pool
+
+    @property
+    def key_space(self) -> int:
+        """K: keys below it address (item, variant); ``key // K`` is the frame draw."""
+        return max(self.num_items * self.num_variants, 1)
 
     def __len__(self) -> int:
         return int(sum(s.per_epoch for s in self.sources))
@@ -219,7 +235,10 @@ class MixtureDataset(Dataset):
 
     def locate(self, key: int) -> tuple[int, int, int]:
         """``(source index, record index, text index)`` of a sample key."""
-        g, chosen = divmod(int(key), self.num_variants)
+        key = int(key)
+        if key < 0 or (self.frame_sampling == "uniform" and key >= self.key_space):
+            raise IndexError(f"sample key {key} out of range")
+        g, chosen = divmod(key % self.key_space, self.num_variants)
         if not 0 <= g < self.num_items:
             raise IndexError(f"sample key {key} out of range")
         s = int(np.searchsorted(self.offsets, g, side="right")) - 1
@@ -236,7 +255,17 @@ class MixtureDataset(Dataset):
         rec = src.records[r]
         texts = src.texts[r]
         situation = texts[v % len(texts)]
-        clip = src.store.get(rec.scene_id, src.num_frames)
+        draw = int(key) // self.key_space
+        if draw and self.frame_sampling == "random":
+            pool = src.store.get(rec.scene_id, self.frame_pool)
+            if pool.num_frames > src.num_frames:
+                ids = select_stratified_random(range(pool.num_frames), src.num_frames,
+                                               np.random.default_rng(draw))
+                clip = pool.take(ids)
+            else:
+                clip = pool
+        else:
+            clip = src.store.get(rec.scene_id, src.num_frames)
         sid = f"{src.args.name}/{rec.id}" + (f"#alt{v}" if v else "")
         return make_sample(rec, clip, situation, sid)
 
@@ -303,6 +332,9 @@ class MixtureSampler(Sampler[int]):
             if variant < 0:
                 variant = int(text_rng.integers(len(src.texts[r])))
             keys.append(self.dataset.key(s, int(i), variant))
+        if self.dataset.frame_sampling == "random":
+            draws = self._rng(epoch, s, 2).integers(1, _MAX_DRAW, size=len(keys))
+            keys = [k + int(d) * self.dataset.key_space for k, d in zip(keys, draws)]
         return keys
 
     def epoch_keys(self, epoch: int) -> list[int]:
@@ -325,17 +357,19 @@ class MixtureSampler(Sampler[int]):
 
 
 def build_mixture(
-    sources: Sequence[SourceArguments], data: DataArguments, stores: dict[str, SceneClipStore]
+    sources: Sequence[SourceArguments], data: DataArguments, stores: dict[str, SceneClipStore],
+    frame_sampling: str = "uniform",
 ) -> MixtureDataset:
     """Load every source into one ``MixtureDataset``.
 
     Args:
         sources: the source arguments (training or held-out).
-        data: the data section (paths, default frame budget).
+        data: the data section (paths, default frame budget, ``frame_pool``).
         stores: prepared-folder path (as resolved by ``data.path``) -> its clip store.
+        frame_sampling: ``"uniform"`` (held-out data) or ``data.frame_sampling`` (the training mixture).
     """
     loaded = []
     for args in sources:
         key = str(data.path(args.prepared_dir or data.prepared_dir))
         loaded.append(load_source(args, data, stores[key]))
-    return MixtureDataset(loaded)
+    return MixtureDataset(loaded, frame_sampling=frame_sampling, frame_pool=data.frame_pool)

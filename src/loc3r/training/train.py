@@ -248,6 +248,8 @@ def build_model(m: ModelArguments, prior_token_dim: int):
         model, processor = loc3r_tiny(
             **dataclasses.asdict(m.tiny), prior_token_dim=prior, **m.config_overrides
         )
+        if m.attn_implementation:
+            model.set_attn_implementation(m.attn_implementation)
         model.to(dtype)
     elif m.preset == "llava_video_7b":
         model, processor = loc3r_llava_video_7b(
@@ -292,11 +294,13 @@ def build_model(m: ModelArguments, prior_token_dim: int):
     return model, processor
 
 
-def build_datasets(recipe: Recipe, processor, backend, semantic_classes: Sequence[str] | None = None):
+def build_datasets(recipe: Recipe, processor, backend, semantic_classes: Sequence[str] | None = None,
+                   instance_targets: bool = False):
     """The clip stores, the training mixture and the held-out set (None without ``data.eval_sources``).
 
     ``semantic_classes``: the model's semantic-head vocabulary when ``lambda_sem`` > 0 (samples then carry
-    per-token category targets), else None.
+    per-token category targets), else None. ``instance_targets``: clips also carry per-token object ids (the
+    grounding loss, ``lambda_ground`` > 0).
     """
     from loc3r.training.dataset import SceneClipStore, token_grid_of
     from loc3r.training.mixture import build_mixture
@@ -325,8 +329,9 @@ def build_datasets(recipe: Recipe, processor, backend, semantic_classes: Sequenc
                 cache_dir=data.path(data.cache_dir) if data.cache_dir else None,
                 memory_items=data.memory_cache_scenes,
                 semantic_classes=semantic_classes,
+                instance_targets=instance_targets,
             )
-    train_ds = build_mixture(data.sources, data, stores)
+    train_ds = build_mixture(data.sources, data, stores, frame_sampling=data.frame_sampling)
     if len(train_ds) == 0:
         raise ValueError("the training mixture is empty (every source has 0 samples per epoch)")
     eval_ds = build_mixture(data.eval_sources, data, stores) if data.eval_sources else None
@@ -478,7 +483,10 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     describe = backend.describe()  # hashes checkpoints once here, before loader workers fork
     cfg = getattr(model, "config", None)
     sem = cfg.semantic_classes if cfg is not None and cfg.use_semantic_head and cfg.lambda_sem else None
-    train_ds, eval_ds, _ = build_datasets(recipe, processor, backend, semantic_classes=sem)
+    ground = bool(cfg is not None and cfg.lambda_ground)
+    train_ds, eval_ds, _ = build_datasets(
+        recipe, processor, backend, semantic_classes=sem, instance_targets=ground
+    )
     data_report = {"train": train_ds.report(), "samples_per_epoch": len(train_ds)}
     if eval_ds is not None:
         data_report["eval"] = eval_ds.report()

@@ -39,7 +39,7 @@ from loc3r.eval.metrics.localization import localization_accuracy, position_erro
 __all__ = ["LOSS_TERMS", "NonFiniteLossError", "Loc3RTrainer"]
 
 #: Loss terms logged separately (``Loc3ROutput`` fields).
-LOSS_TERMS = ("loss_ce", "loss_bev", "loss_pos", "loss_ori", "loss_sit", "loss_sem")
+LOSS_TERMS = ("loss_ce", "loss_bev", "loss_pos", "loss_ori", "loss_sit", "loss_sem", "loss_ground")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -54,6 +54,9 @@ def _supervised(term: str, inputs: dict[str, Any]) -> torch.Tensor | None:
         return inputs["bev_mask"].any()
     if term == "loss_sem" and "semantic_targets" in inputs:
         return (inputs["semantic_targets"] != -100).any()
+    if term == "loss_ground" and ("ground_pos_mask" in inputs or "ground_ori_mask" in inputs):
+        masks = [inputs[k].any() for k in ("ground_pos_mask", "ground_ori_mask") if k in inputs]
+        return masks[0] if len(masks) == 1 else masks[0] | masks[1]
     if term in ("loss_pos", "loss_ori", "loss_sit") and "sit_mask" in inputs:
         return inputs["sit_mask"].any()
     return None

@@ -182,6 +182,21 @@ def test_localization_file(write_json):
     assert a.pose.forward == pytest.approx((0.0, -1.0), abs=1e-12)
     assert b.pose.yaw == pytest.approx(math.pi / 6)
     assert b.pose.forward == pytest.approx((-math.cos(math.pi / 6), -math.sin(math.pi / 6)))
+    assert "anchor_id" not in a.extra  # the real files name no objects
+
+
+def test_localization_items_keep_the_grounding_files_object_ids(write_json):
+    item = {"scene_id": "scene0000_00", "situation": "Facing the bed, I am at the desk.",
+            "position": {"x": 0, "y": 0, "z": 0}, "rotation": {"_w": 1, "_x": 0, "_y": 0, "_z": 0},
+            "anchor_id": 3, "facing_id": 7}
+    p = write_json("v1_balanced_localization_train_scannetv2.json", {"annotations": [item]})
+    (rec,), _, _ = read_sqa3d([p])
+    assert rec.extra["anchor_id"] == 3 and rec.extra["facing_id"] == 7
+    bad = write_json("v1_balanced_localization_val_scannetv2.json", {"annotations": [{**item, "anchor_id": "3"}]})
+    from loc3r.utils.io import DataError
+
+    with pytest.raises(DataError, match="annotation 0: 'anchor_id' must be an integer object id"):
+        read_sqa3d([bad])
 
 
 @pytest.mark.parametrize(

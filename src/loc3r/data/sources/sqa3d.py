@@ -222,8 +222,24 @@ def _localization_record(path: Path, i: int, raw: Any) -> Record:
         situation=get_str(item, "situation", where),
         alternative_situations=get_str_list(item, "alternative_situation", where, default=[]),
         pose=sqa3d_pose(position, rotation, where),
-        extra={"rotation_xyzw": sqa3d_quaternion(rotation, where)},
+        extra={"rotation_xyzw": sqa3d_quaternion(rotation, where), **_referent_ids(item, where)},
     )
+
+
+#: Object ids a localization item may name (the project's grounding files, ``loc3r.data.synthetic.annotations.
+#: grounding``: the object the agent is at / faces); kept in ``Record.extra`` for the grounding loss.
+REFERENT_KEYS = ("anchor_id", "facing_id")
+
+
+def _referent_ids(item: dict[str, Any], where: str) -> dict[str, int]:
+    out = {}
+    for key in REFERENT_KEYS:
+        if key in item and item[key] is not None:
+            value = item[key]
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise DataError(f"{where}: {key!r} must be an integer object id, got {value!r}")
+            out[key] = int(value)
+    return out
 
 
 def read_sqa3d(paths: Sequence[PathLike], strict: bool = True) -> ReadResult:
