@@ -342,6 +342,20 @@ def _predict_and_score(model_dir: Path, data: BenchmarkData, bench: str, key: st
                  options=ScoreOptions(allow_missing=limit is not None))["metrics"]
 
 
+def _weights_digest(model_dir: Path) -> str | None:
+    """SHA-256 of a checkpoint's ``model.safetensors`` (a retrained checkpoint invalidates finished runs)."""
+    import hashlib
+
+    path = model_dir / "model.safetensors"
+    if not path.is_file():
+        return None
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def run_variant(variant: Variant, data: BenchmarkData, budget: Budget, seed: int, run_dir: Path,
                 pretrained: Path | None = None) -> dict[str, Any]:
     """Fine-tune one variant with one seed, predict the test split, score it (resumable: a finished run's
@@ -356,7 +370,8 @@ def run_variant(variant: Variant, data: BenchmarkData, budget: Budget, seed: int
     from loc3r.utils.io import atomic_write_text
 
     settings = {"variant": dataclasses.asdict(variant), "budget": dataclasses.asdict(budget), "seed": seed,
-                "pretrained": None if pretrained is None else str(Path(pretrained).resolve())}
+                "pretrained": None if pretrained is None else str(Path(pretrained).resolve()),
+                "pretrained_sha256": None if pretrained is None else _weights_digest(Path(pretrained))}
     settings = json.loads(json.dumps(settings))  # as stored (lists, not tuples)
     done = run_dir / "result.json"
     if done.is_file():

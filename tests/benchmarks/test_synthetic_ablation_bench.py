@@ -123,6 +123,9 @@ def _smoke(ablation, tmp_path):
             again = ablation.run_variant(v, data, budget, seed=0, run_dir=tmp_path / v.key,
                                          pretrained=pre[v.camera_prior])
         assert again == res
+        # a retrained starting checkpoint (other weights) is part of the settings: the run is not reused
+        digest = res["settings"]["pretrained_sha256"]
+        assert digest and digest == ablation._weights_digest(pre[v.camera_prior])
     from loc3r.data.sources.convert import read_records_jsonl
 
     rid = read_records_jsonl(data.records["test_loc"])[0].id
