@@ -5,8 +5,9 @@
 40 frames of 160x120 each), split by scene into 208 train / 16 val / 16 test (disjoint), with up to 48
 SQA3D-style situations per scene (3 situated questions each) and 64 object-grounding situations per scene.
 The test split holds >= 500 localization situations (checked at build time; the counts go to
-``results.json``). Scenes are prepared like real scans (8 frames per scene, BEV targets on the tiny model's
-token grid).
+``results.json``). Scenes are prepared like real scans (all 40 frames, BEV targets on the tiny model's token
+grid); the model sees 8 of them: at test time the uniform subset (frames 0, 5, 11, ..., 39), in training a
+stratified random one per sample (``data.frame_sampling: random``).
 
 **Baselines** (``loc3r.eval.baselines``), scored with ``loc3r.eval.score`` (SQA3D localization metric) on
 every test situation: ``mean`` (training-mean position, uniform heading), ``random`` (uniform over the free
@@ -80,7 +81,7 @@ class BenchmarkSpec:
         val_fraction, test_fraction: share of scenes in val / test.
         situations_per_scene: situations sampled per scene (scenes with few nameable objects give fewer).
         questions_per_situation: situated questions per situation.
-        prepare_frames: frames per scene selected by ``prepare`` (the model's video).
+        prepare_frames: frames per scene selected by ``prepare`` (the pool the model's 8 frames come from).
         grounding_per_scene: object-grounding situations per scene (the pretraining stage's data).
         min_test_situations: build fails when the test split has fewer localization situations.
     """
@@ -94,7 +95,7 @@ class BenchmarkSpec:
     test_fraction: float = 0.0667
     situations_per_scene: int = 48
     questions_per_situation: int = 3
-    prepare_frames: int = 8
+    prepare_frames: int = 40
     grounding_per_scene: int = 64
     min_test_situations: int = MIN_TEST_SITUATIONS
 
@@ -119,15 +120,15 @@ class BenchmarkData:
     counts: dict[str, Any]
 
 
-def build_benchmark(spec: BenchmarkSpec, root: Path, prepare: bool = False, image_size: int = 64,
-                    patch_size: int = 8, workers: int = 1) -> BenchmarkData:
+def build_benchmark(spec: BenchmarkSpec, root: Path, prepare: bool = False, image_size: int = 128,
+                    patch_size: int = 16, workers: int = 1) -> BenchmarkData:
     """Generate (resumably) the benchmark's synthetic set, convert its records, optionally prepare scenes.
 
     Args:
         spec: the benchmark.
         root: data root.
         prepare: also run ``prepare_scannet`` (needed for training / predicting, not for the baselines).
-        image_size, patch_size: the model's token grid for BEV targets (tiny recipe: 64, 8).
+        image_size, patch_size: the model's token grid for BEV targets (tiny-pretrain recipe: 128, 16).
         workers: processes for generation / preparation.
 
     Raises:
@@ -234,7 +235,7 @@ def run_baselines(data: BenchmarkData, seeds: Sequence[int], out_dir: Path) -> d
         "rule": lambda seed: rule_oracle(test, scenes),
     }
     if (data.prepared / test[0].scene_id / "scene.json").is_file():  # needs the prepared camera poses
-        cams = prepared_cameras(data.prepared, sorted({r.scene_id for r in test}))
+        cams = prepared_cameras(data.prepared, sorted({r.scene_id for r in test}), EVAL_FRAMES)
         makers["campath"] = lambda seed: camera_path_centre(test, cams, seed=seed)
     out: dict[str, dict[str, Any]] = {}
     for name, make in makers.items():
@@ -329,6 +330,11 @@ def finetune_overrides(variant: Variant, data: BenchmarkData, budget: Budget, se
     return common + list(variant.overrides)
 
 
+#: Frames a model sees at test time: the uniform subset of the prepared 40 (what training's held-out data and
+#: ``data.num_frames`` use; without it ``predict`` would feed the whole prepared selection).
+EVAL_FRAMES = 8
+
+
 def _predict_and_score(model_dir: Path, data: BenchmarkData, bench: str, key: str, seed: int,
                        limit: int | None) -> dict[str, Any]:
     from loc3r.eval.predict import PredictConfig, predict
@@ -337,7 +343,7 @@ def _predict_and_score(model_dir: Path, data: BenchmarkData, bench: str, key: st
     preds = model_dir / "eval" / f"{key}.predictions.jsonl"
     predict(PredictConfig(model=model_dir, benchmark=bench, data=data.prepared,
                           annotations=(data.records[key],), out=preds, overwrite=True, progress=False,
-                          limit=limit, device="cpu", seed=seed))
+                          limit=limit, device="cpu", seed=seed, num_frames=EVAL_FRAMES))
     return score(preds, bench, annotations=[data.records[key]],
                  options=ScoreOptions(allow_missing=limit is not None))["metrics"]
 
@@ -495,7 +501,8 @@ def draw_pictures(data: BenchmarkData, variants: Sequence[Variant], out_dir: Pat
             rec = by_id[rid]
             res = infer(InferConfig(model=model, input=data.prepared / rec.scene_id,
                                     annotations=(data.records["test_loc"],), record_id=rid,
-                                    out_dir=out_dir / "pictures" / f"{v.key}_{rid}", device="cpu"))
+                                    out_dir=out_dir / "pictures" / f"{v.key}_{rid}", device="cpu",
+                                    num_frames=EVAL_FRAMES))
             if res.png is not None:
                 pngs.append(str(res.png))
         out[v.key] = pngs

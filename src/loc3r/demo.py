@@ -141,7 +141,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     for bench, recs in records.items():
         preds = out / "eval" / f"{bench}.predictions.jsonl"
         predict(PredictConfig(model=model, benchmark=bench, data=prepared, annotations=(recs,), out=preds,
-                              overwrite=True, progress=cfg.progress))
+                              overwrite=True, progress=cfg.progress, num_frames=recipe.data.num_frames))
         metrics_json = out / "eval" / f"{bench}.metrics.json"
         metrics[bench] = score(preds, bench, annotations=[recs], out_json=metrics_json)
     baselines = _baselines(data_root, records["sqa3d-loc"], out / "eval")
@@ -151,7 +151,7 @@ def run_demo(cfg: DemoConfig) -> dict[str, Any]:
     for rec in loc_records[: cfg.num_pictures]:
         pic_dir = out / "pictures" / f"{rec.scene_id}_{rec.id}"
         infer(InferConfig(model=model, input=prepared / rec.scene_id, annotations=(records["sqa3d-loc"],),
-                          record_id=rec.id, out_dir=pic_dir))
+                          record_id=rec.id, out_dir=pic_dir, num_frames=recipe.data.num_frames))
         pictures.append(str(pic_dir / "bev.png"))
     summary = {"out": str(out), "model": str(model), "training": training, "metrics": metrics,
                "baselines": baselines, "pictures": pictures}

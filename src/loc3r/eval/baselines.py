@@ -299,9 +299,11 @@ def camera_path_centre(records: Sequence[Record], cameras: Mapping[str, tuple[np
     return out
 
 
-def prepared_cameras(prepared_dir: str | Path, scene_ids: Sequence[str]
+def prepared_cameras(prepared_dir: str | Path, scene_ids: Sequence[str], num_frames: int | None = None
                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{scene id: (poses_c2w of the prepared frames, raw mesh bbox centre)}`` for ``camera_path_centre``.
+
+    ``num_frames``: the uniform subset a model sees (None: the whole prepared selection).
 
     Raises:
         DataError: a scene without poses or without a mesh centre (the message names it).
@@ -310,7 +312,7 @@ def prepared_cameras(prepared_dir: str | Path, scene_ids: Sequence[str]
 
     out = {}
     for sid in dict.fromkeys(scene_ids):
-        scene = load_prepared_scene(prepared_dir, sid)
+        scene = load_prepared_scene(prepared_dir, sid, num_frames)
         if scene.poses_c2w is None or scene.scene_center_raw is None:
             raise DataError(f"{Path(prepared_dir) / sid}: no camera poses or no mesh centre")
         out[sid] = (scene.poses_c2w, scene.scene_center_raw)
