@@ -99,6 +99,16 @@ def _sorted_unique_ids(frame_ids: Sequence[int] | np.ndarray) -> np.ndarray:
     return s
 
 
+def _candidates_for(frame_ids: Sequence[int] | np.ndarray, k: int) -> np.ndarray:
+    """Sorted unique ids to pick ``k`` from (``ValueError`` for ``k < 1`` or no frames)."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    ids = _sorted_unique_ids(frame_ids)
+    if ids.size == 0:
+        raise ValueError("no frames to select from")
+    return ids
+
+
 def select_uniform(frame_ids: Sequence[int] | np.ndarray, k: int, anchor: str = "endpoints") -> np.ndarray:
     """Pick ``k`` uniformly spaced frames among the available ones.
 
@@ -115,14 +125,10 @@ def select_uniform(frame_ids: Sequence[int] | np.ndarray, k: int, anchor: str = 
     Raises:
         ValueError: ``k < 1``, unknown ``anchor``, empty or malformed ``frame_ids``.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
     if anchor not in _UNIFORM_ANCHORS:
         raise ValueError(f"anchor must be one of {_UNIFORM_ANCHORS}, got {anchor!r}")
-    ids = _sorted_unique_ids(frame_ids)
+    ids = _candidates_for(frame_ids, k)
     n = ids.size
-    if n == 0:
-        raise ValueError("no frames to select from")
     if n <= k:
         return ids.copy()
     i = np.arange(k, dtype=np.int64)
@@ -150,12 +156,8 @@ def select_stratified_random(frame_ids: Sequence[int] | np.ndarray, k: int,
     Raises:
         ValueError: ``k < 1``, empty or malformed ``frame_ids``.
     """
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    ids = _sorted_unique_ids(frame_ids)
+    ids = _candidates_for(frame_ids, k)
     n = ids.size
-    if n == 0:
-        raise ValueError("no frames to select from")
     if n <= k:
         return ids.copy()
     if k == 1:
