@@ -292,6 +292,11 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 
+#: Frames a model sees at test time: the uniform subset of the prepared 40 (what training's held-out data and
+#: ``data.num_frames`` use; without it ``predict`` would feed the whole prepared selection).
+EVAL_FRAMES = 8
+
+
 @dataclass(frozen=True)
 class Budget:
     """What every variant gets (equal budgets; the data order depends only on the seed).
@@ -307,7 +312,7 @@ class Budget:
     steps: int = 1000
     batch_size: int = 8
     learning_rate: float = 3e-4
-    num_frames: int = 8
+    num_frames: int = EVAL_FRAMES
     predict_limit: int | None = None
 
 
@@ -330,20 +335,15 @@ def finetune_overrides(variant: Variant, data: BenchmarkData, budget: Budget, se
     return common + list(variant.overrides)
 
 
-#: Frames a model sees at test time: the uniform subset of the prepared 40 (what training's held-out data and
-#: ``data.num_frames`` use; without it ``predict`` would feed the whole prepared selection).
-EVAL_FRAMES = 8
-
-
 def _predict_and_score(model_dir: Path, data: BenchmarkData, bench: str, key: str, seed: int,
-                       limit: int | None) -> dict[str, Any]:
+                       limit: int | None, num_frames: int = EVAL_FRAMES) -> dict[str, Any]:
     from loc3r.eval.predict import PredictConfig, predict
     from loc3r.eval.score import ScoreOptions, score
 
     preds = model_dir / "eval" / f"{key}.predictions.jsonl"
     predict(PredictConfig(model=model_dir, benchmark=bench, data=data.prepared,
                           annotations=(data.records[key],), out=preds, overwrite=True, progress=False,
-                          limit=limit, device="cpu", seed=seed, num_frames=EVAL_FRAMES))
+                          limit=limit, device="cpu", seed=seed, num_frames=num_frames))
     return score(preds, bench, annotations=[data.records[key]],
                  options=ScoreOptions(allow_missing=limit is not None))["metrics"]
 
@@ -392,10 +392,11 @@ def run_variant(variant: Variant, data: BenchmarkData, budget: Budget, seed: int
     metrics: dict[str, Any] = {}
     missing = None
     if variant.localizes:
-        m = _predict_and_score(run_dir, data, "sqa3d-loc", "test_loc", seed, budget.predict_limit)
+        m = _predict_and_score(run_dir, data, "sqa3d-loc", "test_loc", seed, budget.predict_limit,
+                               budget.num_frames)
         metrics.update(_headline(m))
         missing = m["missing_poses"]
-    qa = _predict_and_score(run_dir, data, "sqa3d", "test_qa", seed, budget.predict_limit)
+    qa = _predict_and_score(run_dir, data, "sqa3d", "test_qa", seed, budget.predict_limit, budget.num_frames)
     metrics.update(_headline(qa))
     out = {"metrics": metrics, "missing_poses": missing, "steps": result.global_step,
            "train_s": round(train_s, 1), "elapsed_s": round(time.time() - t0, 1),

@@ -30,7 +30,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -163,8 +163,6 @@ class SceneClip:
                 f"scene {self.scene_id}: frame positions must be ascending, start at 0 and stay below "
                 f"{self.num_frames}; got {pos.tolist()}"
             )
-        from dataclasses import replace
-
         def sub(a: np.ndarray | None) -> np.ndarray | None:
             return None if a is None else a[pos]
 
@@ -454,8 +452,6 @@ class SceneClipStore:
 
     def _with_semantics(self, clip: SceneClip) -> SceneClip:
         """The clip with per-token category targets and/or object ids from the scene's ``instances.json``."""
-        from dataclasses import replace
-
         from loc3r.data.semantic_targets import token_categories, token_instances
 
         path = safe_join(self.prepared_dir, clip.scene_id, "instances.json")
@@ -478,8 +474,6 @@ class SceneClipStore:
         """The clip with its prior tokens (token cache first; inputs are only loaded on a miss)."""
         if self.backend is None:
             return clip
-        from dataclasses import replace
-
         from loc3r.backends.cache import CacheKey, encode_cached
 
         backend, name = self.backend, safe_scene_name(clip.scene_id)

@@ -41,7 +41,7 @@ from torch.utils.data import Dataset, Sampler
 
 from loc3r.data.frame_selection import select_stratified_random
 from loc3r.data.schema import Record
-from loc3r.training.arguments import DataArguments, SourceArguments
+from loc3r.training.arguments import FRAME_SAMPLING, DataArguments, SourceArguments
 from loc3r.training.dataset import SceneClipStore, make_sample
 from loc3r.utils.io import DataError
 
@@ -208,8 +208,8 @@ class MixtureDataset(Dataset):
 
     def __init__(self, sources: Sequence[SourceData], frame_sampling: str = "uniform",
                  frame_pool: int | None = None):
-        if frame_sampling not in ("uniform", "random"):
-            raise ValueError(f"frame_sampling must be 'uniform' or 'random', got {frame_sampling!r}")
+        if frame_sampling not in FRAME_SAMPLING:
+            raise ValueError(f"frame_sampling must be one of {list(FRAME_SAMPLING)}, got {frame_sampling!r}")
         self.sources = list(sources)
         self.offsets = np.cumsum([0] + [len(s.items) for s in self.sources])
         self.num_variants = max([len(t) for s in self.sources for t in s.texts] or [1])
