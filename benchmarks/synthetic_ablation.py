@@ -216,6 +216,7 @@ def run_baselines(data: BenchmarkData, seeds: Sequence[int], out_dir: Path) -> d
     from loc3r.data.sources.convert import read_records_jsonl
     from loc3r.eval.baselines import (
         camera_path_centre,
+        first_frame_mean,
         prepared_cameras,
         random_free_space,
         rule_oracle,
@@ -237,6 +238,8 @@ def run_baselines(data: BenchmarkData, seeds: Sequence[int], out_dir: Path) -> d
     if (data.prepared / test[0].scene_id / "scene.json").is_file():  # needs the prepared camera poses
         cams = prepared_cameras(data.prepared, sorted({r.scene_id for r in test}), EVAL_FRAMES)
         makers["campath"] = lambda seed: camera_path_centre(test, cams, seed=seed)
+        cams_all = {**cams, **prepared_cameras(data.prepared, sorted({r.scene_id for r in train}), 1)}
+        makers["ffmean"] = lambda seed: first_frame_mean(test, train, cams_all, seed=seed)
     out: dict[str, dict[str, Any]] = {}
     for name, make in makers.items():
         runs, extra = [], {}
@@ -545,7 +548,9 @@ def key_figures(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 
 BASELINE_LABELS = {"mean": "training mean + uniform yaw", "random": "uniform free space",
-                   "campath": "camera-path centre + uniform yaw", "rule": "rule oracle (text + scene)"}
+                   "campath": "camera-path centre + uniform yaw",
+                   "ffmean": "first-frame-frame training mean + uniform yaw",
+                   "rule": "rule oracle (text + scene)"}
 
 
 def ensure_pretrained(data: BenchmarkData, path: Path, camera_prior: bool, train_missing: bool) -> Path:

@@ -84,7 +84,7 @@ def _smoke(ablation, tmp_path):
     assert data.counts["test_situations"] >= 1
     (tmp_path / "preds").mkdir()
     rows = ablation.run_baselines(data, [0, 1], tmp_path / "preds")
-    assert set(rows) == {"mean", "random", "campath", "rule"}
+    assert set(rows) == {"mean", "random", "campath", "ffmean", "rule"}
     assert len(rows["mean"]["runs"]) == 2 and len(rows["rule"]["runs"]) == 1
     assert rows["rule"]["ci"]["Acc@1.0m"]["method"] == "bootstrap"
     assert rows["mean"]["ci"]["Acc@1.0m"]["method"] == "t"

@@ -271,3 +271,36 @@ def test_camera_path_centre_hand_case():
     assert camera_path_centre([_rec(0)], cams, seed=3)[0] == preds[0]  # seeded
     with pytest.raises(DataError, match="no camera poses for scene scene9001_00"):
         camera_path_centre([_rec(0, scene="scene9001_00")], cams)
+
+
+def _c2w(x: float, y: float, heading: float) -> np.ndarray:
+    """OpenCV camera-to-world pose at (x, y, 1.5) looking horizontally along ``heading``."""
+    T = np.eye(4)
+    fwd = np.array([math.cos(heading), math.sin(heading), 0.0])
+    down = np.array([0.0, 0.0, -1.0])
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = np.cross(down, fwd), down, fwd, [x, y, 1.5]
+    return T
+
+
+def test_first_frame_mean_hand_case():
+    from loc3r.eval.baselines import first_frame_mean
+
+    # scene A: first camera at (1, 0) facing +x, SQA3D origin (0, 0): the pose (3, 0) is 2 m ahead.
+    # scene B: first camera at (0, 0) facing +y, origin (0, 1): the pose (0, 1) is raw (0, 2), 2 m ahead.
+    # Mean in the first-frame frame: 2 m ahead. Scene C: camera at (5, 5) facing -x, origin (4, 5):
+    # 2 m ahead is raw (3, 5) -> SQA3D (-1, 0).
+    cams = {"scene9000_00": (np.stack([_c2w(1, 0, 0.0), _c2w(9, 9, 1.0)]), np.zeros(3)),
+            "scene9001_00": (_c2w(0, 0, math.pi / 2)[None], np.array([0.0, 1.0, 0.5])),
+            "scene9002_00": (_c2w(5, 5, math.pi)[None], np.array([4.0, 5.0, 0.5]))}
+    train = [_rec(0, 3.0, 0.0), _rec(1, 0.0, 1.0, scene="scene9001_00")]
+    preds = first_frame_mean([_rec(10, scene="scene9002_00"), _rec(11, scene="scene9000_00")], train, cams,
+                             seed=2)
+    (c,), (a,) = preds[0].pose_dataset, preds[1].pose_dataset
+    assert (c.x, c.y, c.frame) == (pytest.approx(-1.0), pytest.approx(0.0), "sqa3d")
+    assert (a.x, a.y) == (pytest.approx(3.0), pytest.approx(0.0))
+    assert c.heading != a.heading and -math.pi <= c.heading < math.pi
+    assert first_frame_mean([_rec(10, scene="scene9002_00")], train, cams, seed=2)[0] == preds[0]
+    with pytest.raises(DataError, match="no camera poses for scene scene9003_00"):
+        first_frame_mean([_rec(0, scene="scene9003_00")], train, cams)
+    with pytest.raises(DataError, match="no training record has a pose"):
+        first_frame_mean([_rec(10)], [], cams)

@@ -299,6 +299,55 @@ def camera_path_centre(records: Sequence[Record], cameras: Mapping[str, tuple[np
     return out
 
 
+def first_frame_mean(records: Sequence[Record], train_records: Sequence[Record],
+                     cameras: Mapping[str, tuple[np.ndarray, np.ndarray]], seed: int = 0) -> list[Prediction]:
+    """Mean training position in the first-frame BEV frame, uniform heading.
+
+    The best constant a model can give in the frame it predicts in (the first camera's gravity-aligned frame,
+    ``loc3r.geometry.frames.BevFrame``) when it knows nothing about the room: a model without a camera prior
+    that ignores its inputs scores this, not ``training_mean``, whose SQA3D frame is centred on the room (the
+    mesh's bounding-box centre) and so knows where the room's middle is. Each training position is mapped into
+    its scene's first-frame frame, averaged, and the average is mapped back with each test scene's first pose
+    (as predictions are: rotation and translation, no scale).
+
+    Args:
+        records: records to predict (SQA3D frame).
+        train_records: training records with SQA3D-frame poses (those without a pose are ignored).
+        cameras: scene id -> (``poses_c2w`` [T, 4, 4] raw ScanNet world, the first one anchoring the BEV frame;
+            ``center_raw`` [3] the SQA3D origin), covering the scenes of both, e.g. from ``prepared_cameras``.
+        seed: heading generator seed.
+
+    Raises:
+        DataError: no posed training record, a pose in another frame, or a scene missing from ``cameras``.
+    """
+    from loc3r.geometry.frames import BevFrame
+
+    _check_records(records)
+    _check_records(train_records)
+
+    def frame(r: Record) -> tuple[BevFrame, np.ndarray]:
+        if r.scene_id not in cameras:
+            raise DataError(f"record {r.id!r}: no camera poses for scene {r.scene_id}")
+        poses, center = cameras[r.scene_id]
+        return BevFrame.from_first_pose(np.asarray(poses, np.float64)[0]), np.asarray(center, np.float64)[:2]
+
+    bev_xy = []
+    for r in train_records:
+        if r.pose is None:
+            continue
+        bev, center = frame(r)
+        bev_xy.append(bev.world_to_bev_xy(np.array([r.pose.x, r.pose.y]) + center))
+    if not bev_xy:
+        raise DataError("first_frame_mean: no training record has a pose")
+    mean_bev = np.mean(bev_xy, axis=0)
+    out = []
+    for i, r in enumerate(records):
+        bev, center = frame(r)
+        xy = bev.bev_to_world_xy(mean_bev) - center
+        out.append(_prediction(r, xy[0], xy[1], _rng(seed, i).uniform(-math.pi, math.pi), "first_frame_mean"))
+    return out
+
+
 def prepared_cameras(prepared_dir: str | Path, scene_ids: Sequence[str], num_frames: int | None = None
                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{scene id: (poses_c2w of the prepared frames, raw mesh bbox centre)}`` for ``camera_path_centre``.

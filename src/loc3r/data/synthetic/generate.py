@@ -299,6 +299,23 @@ def _annotation_entry_point():
     return ann
 
 
+def _scene_annotations(cfg: SynthConfig, index: int, entry: dict, split: str) -> dict[str, list]:
+    """One scene's annotation rows (``generate_annotations`` on its re-created world)."""
+    return _annotation_entry_point().generate_annotations(
+        scene_world(cfg, index),
+        cfg.rng(index, 3),
+        cfg,
+        split=split,
+        center_raw=np.asarray(entry["center_raw"]),
+        first_seen={int(k): int(v) for k, v in entry["first_seen"].items()},
+    )
+
+
+def _annotation_job(args: tuple) -> dict[str, list]:  # top-level so worker processes can pickle it
+    cfg_dict, index, entry, split = args
+    return _scene_annotations(SynthConfig(**cfg_dict), index, entry, split)
+
+
 def _write_annotations(cfg: SynthConfig, entries: dict[int, dict], splits: list[str]):
     """Generate every scene's annotations and write one file per benchmark and split."""
     ann = _annotation_entry_point()
@@ -307,17 +324,21 @@ def _write_annotations(cfg: SynthConfig, entries: dict[int, dict], splits: list[
     out = Path(cfg.out)
     root = out / "annotations"
     per_split: dict[str, dict[str, list]] = {}
-    for i in sorted(entries):
-        e = entries[i]
-        world = scene_world(cfg, i)
-        items = ann.generate_annotations(
-            world,
-            cfg.rng(i, 3),
-            cfg,
-            split=splits[i],
-            center_raw=np.asarray(e["center_raw"]),
-            first_seen={int(k): int(v) for k, v in e["first_seen"].items()},
-        )
+    jobs = [(i, entries[i], splits[i]) for i in sorted(entries)]
+    if cfg.workers > 1 and len(jobs) > 1:  # ~1 s per scene: in parallel, merged in scene order (deterministic)
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        cfg_dict = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+        cfg_dict.update(progress=False, workers=1)
+        with cf.ProcessPoolExecutor(
+            max_workers=min(cfg.workers, len(jobs)), mp_context=mp.get_context("spawn")
+        ) as pool:
+            results = pool.map(_annotation_job, [(cfg_dict, *job) for job in jobs], chunksize=8)
+            all_items = list(results)
+    else:
+        all_items = [_scene_annotations(cfg, *job) for job in jobs]
+    for (i, _, _), items in zip(jobs, all_items):
         bucket = per_split.setdefault(splits[i], {})
         for key, rows in items.items():
             bucket.setdefault(key, []).extend(rows)
