@@ -147,3 +147,48 @@ def test_build_on_a_local_llava_onevision_checkpoint(tmp_path):
             )
         )
     assert torch.equal(o1.logits, o2.logits) and torch.equal(o1.ori_logits, o2.ori_logits)
+
+
+def test_add_camera_prior_to_a_checkpoint_without_one(tmp_path):
+    from loc3r.modeling.builders import add_camera_prior, load_loc3r
+
+    model, proc = loc3r_tiny(seed=0, prior_token_dim=None)
+    assert not model.config.use_camera_prior and model.camera_projector is None
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(0)
+    videos = [rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)]
+    plain = proc(videos, ["I am at the door"], ["what is on my left?"])
+    n_plain = plain["input_ids"].shape[1]
+
+    new_proc = add_camera_prior(model, proc, 8, seed=3)
+    assert model.config.use_camera_prior and model.config.prior_token_dim == 8
+    assert model.config.cam_token_id == proc.tokenizer.convert_tokens_to_ids("<cam>")
+    assert new_proc.use_camera and new_proc.cam_token_id == model.config.cam_token_id
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # every old weight untouched
+    assert {k for k in after if k not in before} == {k for k in after if k.startswith("camera_projector.")}
+    cam = torch.randn(1, 3, 8)
+    batch = new_proc(videos, ["I am at the door"], ["what is on my left?"], camera_tokens=cam)
+    assert batch["input_ids"].shape[1] == n_plain + 3  # one <cam> per frame
+    with torch.no_grad():
+        out = model(**batch)
+    assert torch.isfinite(out.pos_mean).all()
+    with torch.no_grad():  # the camera tokens reach the output
+        other = model(**{**batch, "camera_tokens": cam + 1.0})
+    assert not torch.allclose(out.pos_mean, other.pos_mean)
+
+    again, _ = loc3r_tiny(seed=0, prior_token_dim=None)
+    add_camera_prior(again, loc3r_tiny(seed=0, prior_token_dim=None)[1], 8, seed=3)  # seeded projector
+    assert torch.equal(again.camera_projector.linear_1.weight, model.camera_projector.linear_1.weight)
+
+    model.save_pretrained(tmp_path / "ckpt")
+    new_proc.save_pretrained(tmp_path / "ckpt")
+    loaded, loaded_proc = load_loc3r(tmp_path / "ckpt")
+    assert loaded.config.prior_token_dim == 8 and loaded_proc.use_camera
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**batch).pos_mean, out.pos_mean)
+
+    with pytest.raises(ValueError, match="already has a camera prior"):
+        add_camera_prior(model, new_proc, 8)
+    with pytest.raises(ValueError, match="must be > 0"):
+        add_camera_prior(loc3r_tiny(seed=0, prior_token_dim=None)[0], proc, 0)

@@ -223,3 +223,25 @@ def test_resume_skips_incomplete_checkpoints(tmp_path):
     (tmp_path / "checkpoint-16" / "trainer_state.json").write_text("{trunc")
     assert find_resumable_checkpoint(tmp_path) == str(tmp_path / "checkpoint-8")
     assert find_resumable_checkpoint(tmp_path / "nothing") is None
+
+
+def test_build_model_adds_a_camera_prior_to_a_pretrained_checkpoint_without_one(tmp_path):
+    from loc3r.modeling.builders import loc3r_tiny
+    from loc3r.training.arguments import ModelArguments
+    from loc3r.training.train import build_model
+
+    model, proc = loc3r_tiny(seed=0, prior_token_dim=None)
+    model.save_pretrained(tmp_path / "noprior")
+    proc.save_pretrained(tmp_path / "noprior")
+    m = ModelArguments(preset="pretrained", name_or_path=str(tmp_path / "noprior"))
+    got, got_proc = build_model(m, prior_token_dim=10)
+    assert got.config.prior_token_dim == 10 and got_proc.use_camera
+    assert got.camera_projector.linear_1.in_features == 10
+    assert all(p.requires_grad for p in got.camera_projector.parameters())  # f_cam trains
+    same, same_proc = build_model(m, prior_token_dim=0)  # no prior wanted: loaded as saved
+    assert same.camera_projector is None and not same_proc.use_camera
+
+    got.save_pretrained(tmp_path / "prior")
+    got_proc.save_pretrained(tmp_path / "prior")
+    with pytest.raises(ValueError, match="takes 10-d camera-prior tokens, data.prior gives 0-d"):
+        build_model(ModelArguments(preset="pretrained", name_or_path=str(tmp_path / "prior")), prior_token_dim=0)

@@ -31,6 +31,7 @@ __all__ = [
     "loc3r_llava_video_7b",
     "loc3r_7b",
     "add_loc3r_tokens",
+    "add_camera_prior",
     "load_loc3r",
 ]
 
@@ -192,6 +193,62 @@ def add_loc3r_tokens(tokenizer, base_model, *, use_camera: bool = True) -> dict[
         "ori_token_id": ids[ORI_TOKEN],
         "cam_token_id": ids[CAM_TOKEN] if use_camera else None,
     }
+
+
+def add_camera_prior(
+    model: Loc3RForConditionalGeneration,
+    processor: Loc3RProcessor,
+    prior_token_dim: int,
+    seed: int = 0,
+) -> Loc3RProcessor:
+    """Give a Loc3R model trained without a camera prior one, in place: a fresh ``f_cam`` and a ``<cam>`` token.
+
+    What the paper does to LLaVA-Video (the camera projector is new in Loc3R fine-tuning), for a Loc3R checkpoint
+    saved without a prior: e.g. one pretraining checkpoint shared by variants with and without the prior. The
+    ``<cam>`` token is added to the tokenizer when it lacks one (its embedding row set to the mean of the existing
+    rows, ``add_loc3r_tokens``); ``f_cam`` (``camera_projector_hidden_size`` wide, default the LLM width) is
+    initialised from ``seed``; every other weight is untouched.
+
+    Args:
+        model: a model whose config has no camera prior (``prior_token_dim`` 0/None).
+        processor: its processor (its tokenizer gains ``<cam>`` when missing).
+        prior_token_dim: width of the camera-prior tokens the backend gives (> 0).
+        seed: initialisation seed of ``f_cam``.
+
+    Returns:
+        The processor for the changed model (frames now carry a camera token).
+
+    Raises:
+        ValueError: the model already has a camera prior, or ``prior_token_dim`` is not positive.
+    """
+    from .modeling_loc3r import CameraTokenProjector
+
+    config = model.config
+    if config.use_camera_prior:
+        raise ValueError(f"the model already has a camera prior (prior_token_dim={config.prior_token_dim})")
+    if int(prior_token_dim) <= 0:
+        raise ValueError(f"prior_token_dim must be > 0, got {prior_token_dim}")
+    ids = add_loc3r_tokens(processor.tokenizer, model.vlm.base, use_camera=True)
+    if (ids["pos_token_id"], ids["ori_token_id"]) != (config.pos_token_id, config.ori_token_id):
+        raise ValueError(
+            f"the tokenizer's <Pos>/<Ori> ids {ids['pos_token_id']}/{ids['ori_token_id']} differ from the "
+            f"model config's {config.pos_token_id}/{config.ori_token_id}"
+        )
+    d = model.vlm.hidden_size
+    config.prior_token_dim = int(prior_token_dim)
+    config.cam_token_id = ids["cam_token_id"]
+    config.camera_projector_hidden_size = config.camera_projector_hidden_size or d
+    config._validate()
+    ref = next(model.parameters())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        projector = CameraTokenProjector(config.prior_token_dim, config.camera_projector_hidden_size, d,
+                                         config.head_act)
+    model.camera_projector = projector.to(device=ref.device, dtype=ref.dtype)
+    model._layout_cache.clear()
+    new = Loc3RProcessor.from_config(config, processor.tokenizer, processor.frame_transform)
+    new.check_compatible(config)
+    return new
 
 
 def _attn_implementations(config) -> list[tuple[Any, Any]]:

@@ -238,7 +238,13 @@ def build_model(m: ModelArguments, prior_token_dim: int):
     """
     import torch
 
-    from loc3r.modeling.builders import LLAVA_VIDEO_7B_HUB_ID, load_loc3r, loc3r_llava_video_7b, loc3r_tiny
+    from loc3r.modeling.builders import (
+        LLAVA_VIDEO_7B_HUB_ID,
+        add_camera_prior,
+        load_loc3r,
+        loc3r_llava_video_7b,
+        loc3r_tiny,
+    )
     from loc3r.modeling.trainable import LLM_LORA_TARGETS, TrainableParts, apply_lora, set_trainable
 
     _check_config_overrides(m.config_overrides)
@@ -265,7 +271,11 @@ def build_model(m: ModelArguments, prior_token_dim: int):
             kwargs["attn_implementation"] = m.attn_implementation
         model, processor = load_loc3r(m.name_or_path, **kwargs)
         have = int(model.config.prior_token_dim or 0)
-        if have != int(prior_token_dim):
+        if have == 0 and int(prior_token_dim) > 0:  # as the paper adds f_cam to LLaVA-Video
+            processor = add_camera_prior(model, processor, int(prior_token_dim))
+            logger.info("%s has no camera prior: added a fresh %d-d camera projector and <cam> token",
+                        m.name_or_path, int(prior_token_dim))
+        elif have != int(prior_token_dim):
             raise ValueError(
                 f"model {m.name_or_path} takes {have}-d camera-prior tokens, data.prior gives "
                 f"{prior_token_dim}-d"
