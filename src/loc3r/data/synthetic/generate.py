@@ -193,6 +193,11 @@ def generate_scene(
     }
 
 
+def _worker_cfg_dict(cfg: SynthConfig) -> dict[str, Any]:
+    """The settings a worker process rebuilds its ``SynthConfig`` from (no progress bar, no nested pool)."""
+    return {**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}, "progress": False, "workers": 1}
+
+
 def _generate_scene_job(args: tuple) -> dict:  # top-level so worker processes can pickle it
     cfg_dict, index, split = args
     return generate_scene(SynthConfig(**cfg_dict), index, split)
@@ -300,8 +305,11 @@ def _annotation_entry_point():
 
 
 def _scene_annotations(cfg: SynthConfig, index: int, entry: dict, split: str) -> dict[str, list]:
-    """One scene's annotation rows (``generate_annotations`` on its re-created world)."""
-    return _annotation_entry_point().generate_annotations(
+    """One scene's annotation rows (``generate_annotations`` on its re-created world; the caller has checked
+    that the annotations package exists)."""
+    from . import annotations as ann
+
+    return ann.generate_annotations(
         scene_world(cfg, index),
         cfg.rng(index, 3),
         cfg,
@@ -329,8 +337,7 @@ def _write_annotations(cfg: SynthConfig, entries: dict[int, dict], splits: list[
         import concurrent.futures as cf
         import multiprocessing as mp
 
-        cfg_dict = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
-        cfg_dict.update(progress=False, workers=1)
+        cfg_dict = _worker_cfg_dict(cfg)
         with cf.ProcessPoolExecutor(
             max_workers=min(cfg.workers, len(jobs)), mp_context=mp.get_context("spawn")
         ) as pool:
@@ -427,8 +434,7 @@ def generate_synthetic(cfg: SynthConfig) -> dict:
             import concurrent.futures as cf
             import multiprocessing as mp
 
-            cfg_dict = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
-            cfg_dict.update(progress=False, workers=1)
+            cfg_dict = _worker_cfg_dict(cfg)
             with cf.ProcessPoolExecutor(
                 max_workers=min(cfg.workers, len(todo)), mp_context=mp.get_context("spawn")
             ) as pool:
