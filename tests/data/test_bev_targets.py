@@ -311,3 +311,55 @@ def test_full_size_llava_grid_runs_fast_enough():
     assert out.xy.shape == (4, 14, 14, 2) and out.valid.all()
     # 14 x 14 tokens partition the 630 x 480 seen pixels except the doubly-used row/column of patch 13.
     assert out.count.sum() > 630 * 480
+
+
+# ------------------------------------------------------------------------------------- egocentric targets
+def _camera_c2w(x: float, y: float, heading_deg: float, z: float = 1.5) -> np.ndarray:
+    """OpenCV camera (x right, y down, z forward) at (x, y, z) looking horizontally at ``heading_deg``."""
+    h = math.radians(heading_deg)
+    fwd = np.array([math.cos(h), math.sin(h), 0.0])
+    down = np.array([0.0, 0.0, -1.0])
+    T = np.eye(4)
+    T[:3, 0], T[:3, 1], T[:3, 2], T[:3, 3] = np.cross(down, fwd), down, fwd, (x, y, z)
+    return T
+
+
+def test_egocentric_targets_hand_computed():
+    from loc3r.data.bev_targets import egocentric_targets
+
+    # Frame 0 at the world origin facing +x; frame 1 at (2, 1) facing +y; frame 2 has lost tracking.
+    poses = np.stack([_camera_c2w(0, 0, 0), _camera_c2w(2, 1, 90), np.full((4, 4), -np.inf)])
+    bev = np.zeros((3, 1, 2, 2), np.float32)
+    valid = np.ones((3, 1, 2), bool)
+    bev[:, 0, 0] = (3.0, 1.0)   # world (3, 1): 1 m to frame 1's right, level with it
+    bev[:, 0, 1] = (2.0, 4.0)   # world (2, 4): 3 m straight ahead of frame 1
+    valid[1, 0, 1] = True
+    local, ok = egocentric_targets(bev, valid, poses)
+    np.testing.assert_allclose(local[0], bev[0], atol=1e-6)  # frame 0: its own BEV frame
+    np.testing.assert_allclose(local[1, 0, 0], (0.0, -1.0), atol=1e-6)  # x forward, y left
+    np.testing.assert_allclose(local[1, 0, 1], (3.0, 0.0), atol=1e-6)
+    assert ok[:2].all() and not ok[2].any() and np.all(local[2] == 0)
+    # Invalid input tokens stay invalid, whatever their (possibly NaN) value.
+    bev[1, 0, 0] = np.nan
+    valid[1, 0, 0] = False
+    local, ok = egocentric_targets(bev, valid, poses)
+    assert not ok[1, 0, 0] and local[1, 0, 0].tolist() == [0.0, 0.0] and ok[1, 0, 1]
+    with pytest.raises(ValueError, match="poses_c2w"):
+        egocentric_targets(bev, valid, poses[:2])
+
+
+def test_egocentric_targets_do_not_depend_on_the_first_frame():
+    """A token's egocentric target is a property of its own frame: the same whichever frame anchors the BEV."""
+    from loc3r.data.bev_targets import egocentric_targets
+
+    rng = np.random.default_rng(0)
+    poses = np.stack([_camera_c2w(*rng.uniform(-3, 3, 2), rng.uniform(-180, 180)) for _ in range(4)])
+    world = rng.uniform(-4, 4, (4, 2, 3, 2))
+    valid = np.ones((4, 2, 3), bool)
+    outs = []
+    for first in (0, 2):
+        order = [first] + [t for t in range(4) if t != first]
+        bev = BevFrame.from_first_pose(poses[first]).world_to_bev_xy(world[order])
+        local, _ = egocentric_targets(bev, valid, poses[order])
+        outs.append(local[np.argsort(order)])
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)

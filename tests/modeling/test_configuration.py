@@ -101,11 +101,18 @@ def test_layout_variants():
         ("bev_head_layer", -5),
         ("lambda_bev", -1.0),
         ("bev_loss_reduction", "sum"),
+        ("lambda_local", -0.5),
     ],
 )
 def test_invalid_fields_raise(field, value):
     with pytest.raises(ValueError, match=field):
         Loc3RConfig(base_config=_llava_video_like(), **{field: value})
+
+
+def test_local_layout_loss_needs_its_head():
+    with pytest.raises(ValueError, match="use_local_head"):
+        Loc3RConfig(base_config=_llava_video_like(), lambda_local=0.5)
+    assert Loc3RConfig(base_config=_llava_video_like(), use_local_head=True, lambda_local=0.5).lambda_local == 0.5
 
 
 def test_camera_bev_tokens_need_prior():

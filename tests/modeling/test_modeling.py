@@ -314,6 +314,49 @@ def test_semantic_head_reads_the_bev_layer_and_adds_its_cross_entropy(tiny_facto
     assert plain.semantic_head is None and not plain.config.use_semantic_head
 
 
+def test_local_head_reads_the_bev_layer_and_adds_its_nll(tiny_factory, batch_factory, tmp_path):
+    model, proc = tiny_factory(bev_head_layer=1, use_local_head=True, lambda_local=0.5)
+    assert any(p is model.local_head.proj.weight for p in model.parameter_groups()["heads"])
+    b, t = 2, 2
+    batch, _, _ = batch_factory(proc, b=b, t=t)
+    tg = _targets(proc, b, t)
+    loc = _targets(proc, b, t, seed=3)
+    local = {"local_targets": loc["bev_targets"], "local_mask": loc["bev_mask"]}
+    seen, h = _capture_lm_inputs(model)
+    with torch.no_grad():
+        out = model(**batch, **tg, **local)
+        h.remove()
+        lm = model.vlm.base.model.language_model(
+            inputs_embeds=seen["inputs_embeds"], attention_mask=batch["attention_mask"],
+            position_ids=seen["position_ids"], output_hidden_states=True,
+        )
+        raw = model.local_head(lm.hidden_states[1][torch.arange(b)[:, None, None, None], out.vision_positions])
+    rows, cols = proc.token_grid
+    assert out.local_pred.shape == (b, t, rows, cols, 4)
+    torch.testing.assert_close(out.local_pred[..., :2], raw[..., :2])
+    assert not torch.allclose(out.local_pred[..., :2], out.bev_pred[..., :2])  # its own head
+    # Hand-written Gaussian NLL over the valid tokens (NaN targets of invalid tokens are ignored).
+    m = loc["bev_mask"]
+    mu, lv, y = raw[..., :2].double()[m], raw[..., 2:].double().clamp(-10, 10)[m], loc["bev_targets"].double()[m]
+    nll = (0.5 * ((y - mu) ** 2 * torch.exp(-lv) + lv).sum(-1)).mean().item()
+    assert out.loss_local.item() == pytest.approx(nll, rel=1e-5)
+    without = model(**batch, **tg)
+    assert without.loss_local is None
+    assert out.loss.item() == pytest.approx(without.loss.item() + 0.5 * nll, rel=1e-5)
+    model(**batch, **tg, **local).loss.backward()
+    assert model.local_head.proj.weight.grad.abs().sum() > 0
+    # Saved and loaded with the model; fine-tuning may switch the loss off and keep the head.
+    model.save_pretrained(tmp_path)
+    from loc3r.modeling.modeling_loc3r import Loc3RForConditionalGeneration
+
+    again = Loc3RForConditionalGeneration.from_pretrained(tmp_path)
+    torch.testing.assert_close(again.local_head.proj.weight, model.local_head.proj.weight)
+    again.config.lambda_local = 0.0
+    assert again(**batch, **tg, **local).loss_local is None
+    plain, _ = tiny_factory()
+    assert plain.local_head is None and not plain.config.use_local_head
+
+
 # ---------------------------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize(
     "parts",

@@ -95,6 +95,20 @@ def test_batch_layout_labels_and_targets(samples, tiny_processor):
     )
 
 
+def test_local_targets_are_each_frames_own_view(samples, tiny_processor):
+    samples, clip = samples
+    batch = Loc3RCollator(tiny_processor)(samples)
+    local, mask = batch["local_targets"][1].double().numpy(), batch["local_mask"][1].numpy()
+    assert local.shape == clip.bev_xy.shape and (mask == clip.bev_valid).all()
+    np.testing.assert_allclose(local[0], clip.bev_xy[0], atol=1e-5)  # frame 0 anchors the BEV frame
+    cams = clip.bev_frame.world_to_bev_xy(clip.poses_c2w[:, :3, 3])  # [T, 2] camera centres, BEV frame
+    for t in range(1, clip.num_frames):  # distances to the frame's own camera are frame-independent
+        m = mask[t]
+        d_bev = np.linalg.norm(clip.bev_xy[t][m] - cams[t], axis=-1)
+        np.testing.assert_allclose(np.linalg.norm(local[t][m], axis=-1), d_bev, atol=1e-4)
+        assert (local[t][m][:, 0] > 0).mean() > 0.95  # what a camera sees lies ahead of it
+
+
 def test_semantic_targets_are_batched_only_when_every_sample_has_them(samples, tiny_processor):
     items, _ = samples
     assert "semantic_targets" not in Loc3RCollator(tiny_processor)(items)

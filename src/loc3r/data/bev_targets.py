@@ -58,7 +58,7 @@ from loc3r.geometry.camera import intrinsics_3x3, unproject_depth
 from loc3r.geometry.frames import BevFrame
 from loc3r.geometry.transforms import check_rigid
 
-__all__ = ["TokenGrid", "BevTargets", "compute_bev_targets", "pool_membership"]
+__all__ = ["TokenGrid", "BevTargets", "compute_bev_targets", "egocentric_targets", "pool_membership"]
 
 _RESIZE_MODES = ("stretch", "shortest_side_crop")
 _POOL_MODES = ("bilinear", "block")
@@ -397,3 +397,44 @@ def compute_bev_targets(
         if z_out is not None:
             z_out[t] = mean[:, 2].reshape(tr, tc)
     return BevTargets(xy=xy, valid=valid_out, count=count_out, z=z_out)
+
+
+def egocentric_targets(
+    bev_xy: np.ndarray, bev_valid: np.ndarray, poses_c2w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-token targets re-expressed in each frame's *own* gravity-aligned BEV frame (egocentric layout).
+
+    The BEV targets of every frame live in frame 0's BEV frame (``BevFrame.from_first_pose(poses_c2w[0])``);
+    this maps the tokens of frame t into ``BevFrame.from_first_pose(poses_c2w[t])``: x = metres along the
+    camera's horizontal forward direction, y = metres to its left (the same axes as the BEV frame). For frame 0
+    the result equals the input. It is what a single image shows (monocular geometry), with no camera motion
+    involved: the optional local-layout loss (``Loc3RConfig.lambda_local``, not in the paper) supervises it.
+
+    Args:
+        bev_xy: [T, R, C, 2] per-token BEV (x, y) in frame 0's BEV frame, metres.
+        bev_valid: [T, R, C] bool, valid targets.
+        poses_c2w: [T, 4, 4] camera-to-world poses of the same frames (any world frame the BEV frame was
+            built in).
+
+    Returns:
+        ``(local_xy [T, R, C, 2] float32 metres, valid [T, R, C] bool)``; tokens of a frame whose pose is not
+        a finite rigid transform are invalid (target 0).
+    """
+    bev_xy = np.asarray(bev_xy, dtype=np.float64)
+    valid = np.asarray(bev_valid, dtype=bool).copy()
+    poses = np.asarray(poses_c2w, dtype=np.float64)
+    if bev_xy.ndim != 4 or bev_xy.shape[-1] != 2 or valid.shape != bev_xy.shape[:-1]:
+        raise ValueError(f"bev_xy must be [T, R, C, 2] with bev_valid [T, R, C]; got {bev_xy.shape}, {valid.shape}")
+    if poses.shape != (bev_xy.shape[0], 4, 4):
+        raise ValueError(f"poses_c2w must be [{bev_xy.shape[0]}, 4, 4], got {poses.shape}")
+    out = np.zeros(bev_xy.shape, dtype=np.float32)
+    first = BevFrame.from_first_pose(poses[0])
+    for t in range(bev_xy.shape[0]):
+        try:
+            own = BevFrame.from_first_pose(poses[t])
+        except ValueError:
+            valid[t] = False
+            continue
+        xy = own.world_to_bev_xy(first.bev_to_world_xy(np.where(valid[t][..., None], bev_xy[t], 0.0)))
+        out[t] = np.where(valid[t][..., None], xy, 0.0).astype(np.float32)
+    return out, valid

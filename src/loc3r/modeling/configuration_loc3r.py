@@ -102,6 +102,13 @@ class Loc3RConfig(PretrainedConfig):
             supervised with ``semantic_targets`` (``loc3r.data.semantic_targets``). ``None`` or empty: no
             head.
         lambda_sem (`float`, *optional*, defaults to 0.0): weight of the semantic cross-entropy L_sem.
+        use_local_head (`bool`, defaults to False): add the optional local-layout head (not in the paper [G]): a
+            linear layer on the same hidden state as the BEV head predicts, for every vision token, its (x, y,
+            log σ²_x, log σ²_y) in its *own* frame's gravity-aligned BEV frame (``local_targets``,
+            ``loc3r.data.bev_targets.egocentric_targets``): monocular geometry, what one image shows without any
+            camera motion. A stand-in for the depth awareness a pretrained vision encoder brings.
+        lambda_local (`float`, *optional*, defaults to 0.0): weight of the local-layout Gaussian NLL L_local
+            (needs ``use_local_head``).
         lambda_ground (`float`, *optional*, defaults to 0.0): weight of the optional grounding-attention loss
             (not in the paper [G]; a pretraining aid for a from-scratch LLM): for samples whose situation
             names the object the agent is at (``ground_pos_mask``) and the one it faces
@@ -152,6 +159,8 @@ class Loc3RConfig(PretrainedConfig):
     lambda_bev: float | None = 0.05
     semantic_classes: list[str] | None = None
     lambda_sem: float | None = 0.0
+    use_local_head: bool = False
+    lambda_local: float | None = 0.0
     lambda_ground: float | None = 0.0
     ground_attention_layer: int | None = None
     lambda_sit: float | None = 0.075
@@ -200,10 +209,12 @@ class Loc3RConfig(PretrainedConfig):
             raise ValueError(
                 f"Loc3RConfig.ground_attention_layer={self.ground_attention_layer} is outside [1, {num_layers}]"
             )
-        for name in ("lambda_bev", "lambda_sit", "lambda_ori", "lambda_sem", "lambda_ground"):
+        for name in ("lambda_bev", "lambda_sit", "lambda_ori", "lambda_sem", "lambda_local", "lambda_ground"):
             v = getattr(self, name)
             if v is not None and v < 0:
                 raise ValueError(f"Loc3RConfig.{name} must be >= 0 or None, got {v}")
+        if self.lambda_local and not self.use_local_head:
+            raise ValueError("Loc3RConfig.lambda_local > 0 needs use_local_head=True (the head it trains)")
 
     # ----------------------------------------------------------------------------------------- derived values
     @property

@@ -282,17 +282,21 @@ def combine_losses(
     lambda_sem: float | None = None,
     loss_ground: torch.Tensor | None = None,
     lambda_ground: float | None = None,
+    loss_local: torch.Tensor | None = None,
+    lambda_local: float | None = None,
 ) -> dict[str, torch.Tensor | None]:
     """L = L_CE + λ_BEV · L_BEV + λ_sit · (L_pos + λ_ori · L_ori) (method.md §5.1) [+ λ_sem · L_sem]
-    [+ λ_ground · L_ground].
+    [+ λ_ground · L_ground] [+ λ_local · L_local].
 
-    ``L_sem`` is the optional per-token semantic cross-entropy and ``L_ground`` the optional grounding-attention
-    loss (neither is in the paper; ``Loc3RConfig.lambda_sem`` / ``lambda_ground``).
+    ``L_sem`` is the optional per-token semantic cross-entropy, ``L_ground`` the optional grounding-attention
+    loss and ``L_local`` the optional local-layout NLL (none is in the paper; ``Loc3RConfig.lambda_sem`` /
+    ``lambda_ground`` / ``lambda_local``).
 
     A component that is None (not computed) or whose weight is 0/None is left out of the total.
 
     Returns:
-        ``{"loss", "loss_ce", "loss_bev", "loss_pos", "loss_ori", "loss_sit"}``; ``loss`` is None when no
+        ``{"loss", "loss_ce", "loss_bev", "loss_pos", "loss_ori", "loss_sit", "loss_sem", "loss_ground",
+        "loss_local"}``; ``loss`` is None when no
         component is present.
     """
     loss_sit = None
@@ -311,6 +315,8 @@ def combine_losses(
         terms.append(lambda_sem * loss_sem)
     if lambda_ground and loss_ground is not None:
         terms.append(lambda_ground * loss_ground)
+    if lambda_local and loss_local is not None:
+        terms.append(lambda_local * loss_local)
     total = None
     for t in terms:
         total = t if total is None else total + t
@@ -323,4 +329,5 @@ def combine_losses(
         "loss_sit": loss_sit,
         "loss_sem": loss_sem,
         "loss_ground": loss_ground,
+        "loss_local": loss_local,
     }

@@ -143,6 +143,7 @@ class Loc3ROutput(ModelOutput):
         loss_sit: [] L_pos + λ_ori·L_ori.
         loss_sem: [] optional per-token semantic cross-entropy (None without ``semantic_targets`` or head).
         loss_ground: [] optional grounding-attention loss (None without ``lambda_ground`` or referent masks).
+        loss_local: [] optional local-layout NLL (None without ``local_targets`` or the local head).
         pos_mean: [B, 2] predicted agent (x, y), BEV metres (from ``<Pos>``).
         pos_log_var: [B, 2] predicted log σ² per axis (σ in metres).
         ori_logits: [B, N_b] orientation bin logits (from ``<Ori>``); bin b's centre is
@@ -152,6 +153,8 @@ class Loc3ROutput(ModelOutput):
         camera_bev_pred: [B, T, 4] the same for camera tokens (only with ``bev_tokens="patches+camera"``).
         semantic_logits: [B, T, R, C, K + 1] per vision token category logits (optional semantic head;
             index 0 = none of ``semantic_classes``).
+        local_pred: [B, T, R, C, 4] per vision token (x, y, log σ²_x, log σ²_y) in its own frame's BEV frame,
+            metres (optional local-layout head).
         token_types: [B, L] int8 kind of each position: 0 text, 1 camera, 2 vision, 3 newline.
         vision_positions: [B, T, R, C] sequence index of every vision token.
         camera_positions: [B, T] sequence index of every camera token (None without a camera prior).
@@ -168,12 +171,14 @@ class Loc3ROutput(ModelOutput):
     loss_sit: torch.Tensor | None = None
     loss_sem: torch.Tensor | None = None
     loss_ground: torch.Tensor | None = None
+    loss_local: torch.Tensor | None = None
     pos_mean: torch.Tensor | None = None
     pos_log_var: torch.Tensor | None = None
     ori_logits: torch.Tensor | None = None
     bev_pred: torch.Tensor | None = None
     camera_bev_pred: torch.Tensor | None = None
     semantic_logits: torch.Tensor | None = None
+    local_pred: torch.Tensor | None = None
     token_types: torch.Tensor | None = None
     vision_positions: torch.Tensor | None = None
     camera_positions: torch.Tensor | None = None
@@ -260,6 +265,7 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         self.semantic_head = (
             nn.Linear(d, len(config.semantic_classes) + 1) if config.use_semantic_head else None
         )
+        self.local_head = BEVHead(d) if config.use_local_head else None
         if config.use_situation_heads:
             self.pos_head = PositionHead(
                 d, config.pos_head_hidden_size or d, config.pos_isotropic, config.head_act
@@ -310,7 +316,7 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         """
         groups = dict(self.vlm.parameter_groups())
         groups["camera_projector"] = list(self.camera_projector.parameters()) if self.camera_projector else []
-        all_heads = (self.bev_head, self.semantic_head, self.pos_head, self.ori_head)
+        all_heads = (self.bev_head, self.semantic_head, self.local_head, self.pos_head, self.ori_head)
         heads = [h for h in all_heads if h is not None]
         groups["heads"] = [p for h in heads for p in h.parameters()]
         return groups
@@ -471,8 +477,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         sigma = F.softplus(raw) + c.sigma_min
         return (2.0 * torch.log(sigma)).clamp(c.log_var_min, c.log_var_max)
 
-    def _bev_outputs(self, hidden: torch.Tensor) -> torch.Tensor:
-        raw = self.bev_head(hidden)
+    def _bev_outputs(self, hidden: torch.Tensor, head: nn.Module | None = None) -> torch.Tensor:
+        raw = (head if head is not None else self.bev_head)(hidden)
         return torch.cat([raw[..., :2].float(), self._to_log_var(raw[..., 2:])], dim=-1)
 
     def orientation_bin_centers(self, device=None) -> torch.Tensor:
@@ -495,6 +501,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
         camera_bev_targets: torch.Tensor | None = None,
         camera_bev_mask: torch.Tensor | None = None,
         semantic_targets: torch.Tensor | None = None,
+        local_targets: torch.Tensor | None = None,
+        local_mask: torch.Tensor | None = None,
         ground_pos_mask: torch.Tensor | None = None,
         ground_ori_mask: torch.Tensor | None = None,
         pos_target: torch.Tensor | None = None,
@@ -526,6 +534,9 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             camera_bev_mask: [B, T] bool, valid ``camera_bev_targets``.
             semantic_targets: [B, T, R, C] int category target of every vision token (index + 1 into
                 ``semantic_classes``, 0 = none, ``ignore_index`` = unknown); only with the semantic head.
+            local_targets: [B, T, R, C, 2] every vision token's (x, y) in its own frame's BEV frame, metres
+                (``loc3r.data.bev_targets.egocentric_targets``); only with the local-layout head.
+            local_mask: [B, T, R, C] bool, valid ``local_targets``.
             ground_pos_mask: [B, T, R, C] bool, the vision tokens of the object the situation places the
                 agent at (L_ground on ``<Pos>``'s attention; only with ``lambda_ground``).
             ground_ori_mask: [B, T, R, C] bool, the vision tokens of the object the agent faces (``<Ori>``).
@@ -576,7 +587,7 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             # No KV cache while training (none is possible with activation checkpointing anyway).
             use_cache = False
         c = self.config
-        has_token_heads = self.bev_head is not None or self.semantic_head is not None
+        has_token_heads = any(h is not None for h in (self.bev_head, self.semantic_head, self.local_head))
         bev_index = c.bev_head_hidden_index if (has_token_heads and splice is not None) else None
         want_ground = bool(
             c.lambda_ground
@@ -627,13 +638,17 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
                 out.semantic_logits = self.semantic_head(
                     src[b_idx[:, None, None, None], splice.vision_positions]
                 ).float()
+            if self.local_head is not None:
+                out.local_pred = self._bev_outputs(
+                    src[b_idx[:, None, None, None], splice.vision_positions], self.local_head
+                )
             if self.bev_head is not None:
                 out.bev_pred = self._bev_outputs(src[b_idx[:, None, None, None], splice.vision_positions])
                 if c.bev_tokens == "patches+camera":
                     out.camera_bev_pred = self._bev_outputs(src[b_idx[:, None], splice.camera_positions])
 
         # Losses.
-        loss_ce = loss_bev = loss_pos = loss_ori = loss_sem = loss_ground = None
+        loss_ce = loss_bev = loss_pos = loss_ori = loss_sem = loss_ground = loss_local = None
         if labels is not None:
             if logits.shape[1] != labels.shape[1]:
                 raise ValueError("labels need logits for every position (logits_to_keep=0)")
@@ -642,6 +657,18 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             loss_bev = self._bev_loss(out, bev_targets, bev_mask, camera_bev_targets, camera_bev_mask)
         if c.lambda_sem and semantic_targets is not None and out.semantic_logits is not None:
             loss_sem = semantic_loss(out.semantic_logits, semantic_targets.to(hidden.device), c.ignore_index)
+        if c.lambda_local and local_targets is not None and out.local_pred is not None:
+            lp = out.local_pred
+            if tuple(local_targets.shape) != tuple(lp.shape[:-1]) + (2,):
+                raise ValueError(
+                    f"local_targets must be [B, T, R, C, 2] = {tuple(lp.shape[:-1]) + (2,)}, got "
+                    f"{tuple(local_targets.shape)}"
+                )
+            loss_local = bev_loss(
+                lp[..., :2], lp[..., 2:], local_targets.to(lp.device),
+                None if local_mask is None else local_mask.to(lp.device),
+                reduction=c.bev_loss_reduction,
+            )
         if want_ground and lm.attention is not None and out.pos_positions is not None:
             vis = splice.vision_positions.reshape(splice.vision_positions.shape[0], -1)
             terms = [
@@ -679,6 +706,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             lambda_sem=c.lambda_sem,
             loss_ground=loss_ground,
             lambda_ground=c.lambda_ground,
+            loss_local=loss_local,
+            lambda_local=c.lambda_local,
         )
         for k, v in parts.items():
             setattr(out, k, v)

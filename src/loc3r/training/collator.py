@@ -15,6 +15,7 @@ Batch keys (B samples, T frames, R x C tokens per frame, S pixels, L tokens, D p
     input_ids [B, L] long, attention_mask [B, L] long, labels [B, L] long,
     pixel_values_videos [B, T, 3, S, S] (``pixel_dtype``), camera_tokens [B, T, D] float32 (with a prior),
     bev_targets [B, T, R, C, 2] float32 metres, bev_mask [B, T, R, C] bool,
+    local_targets [B, T, R, C, 2] float32 metres (each frame's own BEV frame), local_mask [B, T, R, C] bool,
     pos_target [B, 2] float32 BEV metres, ori_target [B] float32 BEV radians, sit_mask [B] bool,
     sample_ids: list[str] (not a model input; ``Loc3RTrainer`` removes it before the forward pass)
 """
@@ -91,6 +92,10 @@ class Loc3RCollator:
         }
         if camera is not None:
             out["camera_tokens"] = batch["camera_tokens"]
+        local = [s.get("local_targets") for s in samples]
+        if all(t is not None for t in local):
+            out["local_targets"] = torch.from_numpy(np.stack([np.asarray(t, np.float32) for t in local]))
+            out["local_mask"] = torch.from_numpy(np.stack([np.asarray(s["local_mask"], bool) for s in samples]))
         sem = [s.get("semantic_targets") for s in samples]
         if all(t is not None for t in sem):
             out["semantic_targets"] = torch.from_numpy(np.stack([np.asarray(t, np.int64) for t in sem]))

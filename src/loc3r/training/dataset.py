@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from loc3r.data.bev_targets import TokenGrid, compute_bev_targets
+from loc3r.data.bev_targets import TokenGrid, compute_bev_targets, egocentric_targets
 from loc3r.data.scene_inputs import (
     SceneInputs,
     load_prepared_scene,
@@ -213,7 +213,9 @@ def make_sample(record: Record, clip: SceneClip, situation: str | None, sample_i
     Returns:
         ``{"sample_id", "frames" uint8 [T,3,S,S], "camera_tokens" [T,D] | None, "bev_targets" [T,R,C,2],
         "bev_mask" [T,R,C], "situation", "question", "answer" (None: no language target), "pos_target" [2],
-        "ori_target", "has_pose", "semantic_targets" [T,R,C] | None, "ground_pos_mask" / "ground_ori_mask"
+        "ori_target", "has_pose", "local_targets" [T,R,C,2] / "local_mask" [T,R,C] (the BEV targets in each
+        frame's own BEV frame, ``loc3r.data.bev_targets.egocentric_targets``), "semantic_targets" [T,R,C] | None,
+        "ground_pos_mask" / "ground_ori_mask"
         [T,R,C] bool | None (tokens of the object the situation places the agent at / faces: grounding
         records carry ``anchor_id`` / ``facing_id``, the clip its ``instance_ids``)}``.
     """
@@ -222,12 +224,15 @@ def make_sample(record: Record, clip: SceneClip, situation: str | None, sample_i
         xy, heading = situation_target(record.pose, clip)
     else:
         xy, heading = np.zeros(2, dtype=np.float32), 0.0
+    local_xy, local_valid = egocentric_targets(clip.bev_xy, clip.bev_valid, clip.poses_c2w)
     return {
         "sample_id": sample_id,
         "frames": clip.frames,
         "camera_tokens": clip.camera_tokens,
         "bev_targets": clip.bev_xy,
         "bev_mask": clip.bev_valid,
+        "local_targets": local_xy,
+        "local_mask": local_valid,
         "situation": situation,
         "question": question_text(record),
         "answer": record.answers[0] if record.answers else None,

@@ -39,7 +39,7 @@ from loc3r.eval.metrics.localization import localization_accuracy, position_erro
 __all__ = ["LOSS_TERMS", "NonFiniteLossError", "Loc3RTrainer"]
 
 #: Loss terms logged separately (``Loc3ROutput`` fields).
-LOSS_TERMS = ("loss_ce", "loss_bev", "loss_pos", "loss_ori", "loss_sit", "loss_sem", "loss_ground")
+LOSS_TERMS = ("loss_ce", "loss_bev", "loss_pos", "loss_ori", "loss_sit", "loss_sem", "loss_ground", "loss_local")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -52,6 +52,8 @@ def _supervised(term: str, inputs: dict[str, Any]) -> torch.Tensor | None:
         return (inputs["labels"] != -100).any()
     if term == "loss_bev" and "bev_mask" in inputs:
         return inputs["bev_mask"].any()
+    if term == "loss_local" and "local_mask" in inputs:
+        return inputs["local_mask"].any()
     if term == "loss_sem" and "semantic_targets" in inputs:
         return (inputs["semantic_targets"] != -100).any()
     if term == "loss_ground" and ("ground_pos_mask" in inputs or "ground_ori_mask" in inputs):
