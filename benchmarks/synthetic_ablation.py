@@ -332,7 +332,7 @@ def finetune_overrides(variant: Variant, data: BenchmarkData, budget: Budget, se
               "training.eval_on_start=false", "training.save_strategy=no", "training.report_to=none",
               "training.disable_tqdm=true", "training.dataloader_num_workers=0",
               "training.dataloader_persistent_workers=false", "training.logging_steps=50",
-              "model.config_overrides.lambda_sem=0"]
+              "model.config_overrides.lambda_sem=0", "model.config_overrides.lambda_local=0"]
     if pretrained is not None:
         common += ["model.preset=pretrained", f"model.name_or_path={Path(pretrained).resolve()}"]
     else:  # from random initialisation: the tiny preset of the pretraining recipe
@@ -549,6 +549,48 @@ def key_figures(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seeds: Sequence[int]
+                   ) -> dict[str, Any]:
+    """Acc@1.0m inside / outside the first frame's horizontal view (``loc3r.eval.breakdown``) for every row
+    whose prediction files exist under ``out_dir`` (baselines: ``predictions/``, variants: ``runs/``), averaged
+    over seeds (with the half-width of the 95 % t-interval over seeds; None for one run).
+
+    A model without a camera prior can place the agent from the first frame alone only in view; out of view it
+    must also infer the camera's motion. Returns ``{"half_fov_deg", "n_in_view", "n_out_of_view", "rows":
+    {key: {"in_view", "out_of_view", "in_view_half_ci", "out_of_view_half_ci"}}}``.
+    """
+    import math
+
+    from loc3r.data.sources.convert import read_records_jsonl
+    from loc3r.eval.baselines import prepared_cameras
+    from loc3r.eval.breakdown import accuracy_by_view, first_view_mask, half_fov_deg
+    from loc3r.eval.score import score
+    from loc3r.eval.stats import mean_ci
+
+    test = read_records_jsonl(data.records["test_loc"])
+    cams = prepared_cameras(data.prepared, sorted({r.scene_id for r in test}), EVAL_FRAMES)
+    cfg = json.loads((data.synth / "manifest.json").read_text(encoding="utf-8"))["config"]
+    width = float(cfg["color_width"])
+    fov = half_fov_deg(width, 577.870605 * width / 640.0)  # the synthetic intrinsics (loc3r.data.synthetic)
+    in_view = first_view_mask(test, cams, fov)
+    rows: dict[str, Any] = {}
+    for key in keys:
+        paths = [out_dir / "predictions" / f"baseline_{key}_seed{s}.predictions.jsonl" for s in seeds]
+        paths += [out_dir / "runs" / f"{key}_seed{s}" / "eval" / "test_loc.predictions.jsonl" for s in seeds]
+        splits = [accuracy_by_view(score(p, "sqa3d-loc", annotations=[data.records["test_loc"]])["per_sample"],
+                                   in_view) for p in paths if p.is_file()]
+        if splits:
+            rows[key] = {}
+            for side in ("in_view", "out_of_view"):
+                vals = [sp[side] for sp in splits if sp[side] is not None]
+                ci = mean_ci(vals) if vals else None
+                rows[key][side] = None if ci is None else round(ci.mean, 2)
+                rows[key][f"{side}_half_ci"] = (None if ci is None or math.isnan(ci.high)
+                                                else round((ci.high - ci.low) / 2, 2))
+    n_in = sum(in_view.values())
+    return {"half_fov_deg": round(fov, 2), "n_in_view": n_in, "n_out_of_view": len(in_view) - n_in, "rows": rows}
+
+
 BASELINE_LABELS = {"mean": "training mean + uniform yaw", "random": "uniform free space",
                    "campath": "camera-path centre + uniform yaw",
                    "ffmean": "training mean in the first-frame frame + uniform yaw",
@@ -672,17 +714,34 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for m in ("acc1m", "acc30deg"):
             if f"{a}_{m}" in figures and f"{b}_{m}" in figures:
                 figures[f"{a}_minus_{b}_{m}"] = round(figures[f"{a}_{m}"] - figures[f"{b}_{m}"], 3)
+    by_view = None
+    if not args.baselines_only or (data.prepared / "prepare_report.json").is_file():
+        by_view = view_breakdown(data, out, list(rows), seeds)
+        for key, v in by_view["rows"].items():
+            figures[f"{key}_acc1m_in_view"] = v["in_view"]
+            figures[f"{key}_acc1m_out_of_view"] = v["out_of_view"]
     figures["test_situations"] = data.counts["test_situations"]
     figures["elapsed_s"] = round(time.time() - t0, 1)
     results = {"spec": dataclasses.asdict(spec), "counts": data.counts, "seeds": seeds,
                "budget": None if budget is None else dataclasses.asdict(budget),
-               "pretraining": pretraining, "pictures": pictures, "rows": rows, "figures": figures}
+               "pretraining": pretraining, "pictures": pictures, "rows": rows, "by_view": by_view,
+               "figures": figures}
     from loc3r.utils.io import atomic_write_text
 
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=str) + "\n")
     header = (f"# Synthetic ablation\n\n{data.counts['test_situations']} test situations in "
               f"{data.counts['scenes']['test']} test scenes; mean ± 95 % CI (t over seeds {seeds}; "
               "bootstrap over situations for the deterministic rule oracle).\n\n")
+    if by_view and by_view["rows"]:
+        table += (f"\n\nAcc@1.0m by where the true position lies: inside the first frame's horizontal view "
+                  f"(±{by_view['half_fov_deg']}°, {by_view['n_in_view']} situations) or outside it "
+                  f"({by_view['n_out_of_view']}):\n\n| method | in view | out of view |\n|---|---|---|\n")
+        def cell(v: dict, side: str) -> str:
+            return "-" if v[side] is None else (
+                f"{v[side]:.1f}" + ("" if v[f"{side}_half_ci"] is None else f" ± {v[f'{side}_half_ci']:.1f}"))
+
+        table += "\n".join(f"| {labels.get(k, k)} | {cell(v, 'in_view')} | {cell(v, 'out_of_view')} |"
+                            for k, v in by_view["rows"].items())
     atomic_write_text(out / "results.md", header + table + "\n")
     print(header + table)
     print()

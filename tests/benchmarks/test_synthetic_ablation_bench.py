@@ -47,7 +47,7 @@ def test_variants_are_well_formed_recipes(ablation, tmp_path):
             co = r.model.config_overrides
             assert (co.get("lambda_bev", 0.05) == 0) == (v.key == "sitonly")
             assert (co.get("lambda_sit", 0.075) == 0) == (not v.localizes)
-            assert co["lambda_sem"] == 0  # dense category supervision belongs to pretraining only
+            assert co["lambda_sem"] == 0 and co["lambda_local"] == 0  # pretraining-only auxiliaries
             assert r.model.preset == ("tiny" if pretrained is None else "pretrained")
             # grounding situations stay mixed into the situated stage
             assert "grounding" in [src.name for src in r.data.sources]
@@ -132,6 +132,13 @@ def _smoke(ablation, tmp_path):
     (tmp_path / "runs").mkdir()
     for v in ablation.VARIANTS:
         (tmp_path / "runs" / f"{v.key}_seed0").symlink_to(tmp_path / v.key)
+    (tmp_path / "predictions").symlink_to(tmp_path / "preds")
+    view = ablation.view_breakdown(data, tmp_path, ["mean", "ffmean", "rule", "absent"], [0, 1])
+    n_test = len(read_records_jsonl(data.records["test_loc"]))
+    assert view["n_in_view"] + view["n_out_of_view"] == n_test and 0 < view["half_fov_deg"] < 90
+    assert sorted(view["rows"]) == ["ffmean", "mean", "rule"]  # rows without prediction files are left out
+    sides = [s for s in ("in_view", "out_of_view") if view[f"n_{s}"]]
+    assert all(view["rows"]["rule"][s] == 100.0 for s in sides)  # the oracle is right everywhere
     pics = ablation.draw_pictures(data, ablation.VARIANTS, tmp_path, [rid])
     assert sorted(pics) == ["full", "layout", "sitonly"]
     for paths in pics.values():
