@@ -17,7 +17,10 @@ Overrides only what is needed:
   the held-out loss terms; ``decode_localization`` (mean position, circular soft-argmax heading) gives the
   pose, compared with the ground truth in the BEV frame: ``eval_loc_Acc@0.5m``, ``Acc@1.0m``, ``Acc@15deg``,
   ``Acc@30deg`` (SQA3D's strict ``<``), median errors, and the same metrics for the trivial "origin"
-  predictor (the first camera's position and heading), a reference point for what the model learnt. The
+  predictor (the first camera's position and heading), a reference point for what the model learnt. With the
+  semantic head, ``eval_sem_object_acc``: the % of vision tokens that see an object (category target > 0)
+  whose predicted category is right (recognition on unseen scenes, which the loss hides behind the many
+  "none" tokens). The
   held-out set is split over the processes (every process runs the same number of batches, as ZeRO-3 needs)
   and the errors are gathered.
 """
@@ -255,6 +258,12 @@ class Loc3RTrainer(Trainer):
                         s = sums.setdefault(name, [0.0, 0.0])
                         s[0] += float(v.float())
                         s[1] += 1.0
+                sem_t = inputs.get("semantic_targets")
+                if out.get("semantic_logits") is not None and sem_t is not None:
+                    obj = sem_t > 0  # tokens that see one of the categories (0 = none, -100 = unknown)
+                    s = sums.setdefault("sem_object_acc", [0.0, 0.0])
+                    s[0] += float((out.semantic_logits.argmax(-1)[obj] == sem_t[obj]).sum())
+                    s[1] += float(obj.sum())
                 if out.get("pos_mean") is None:
                     continue
                 loc = core.decode_localization(out)
@@ -279,7 +288,7 @@ class Loc3RTrainer(Trainer):
         metrics: dict[str, float] = {}
         for name, (total, count) in sorted(sums.items()):
             if count:
-                metrics[f"{prefix}_{name}"] = total / count
+                metrics[f"{prefix}_{name}"] = (100.0 if name == "sem_object_acc" else 1.0) * total / count
         metrics[f"{prefix}_loc_samples"] = float(len(rows))
         if rows:
             arr = np.asarray(rows, dtype=np.float64)
