@@ -275,3 +275,36 @@ def test_build_model_adds_a_camera_prior_to_a_pretrained_checkpoint_without_one(
     got_proc.save_pretrained(tmp_path / "prior")
     with pytest.raises(ValueError, match="takes 10-d camera-prior tokens, data.prior gives 0-d"):
         build_model(ModelArguments(preset="pretrained", name_or_path=str(tmp_path / "prior")), prior_token_dim=0)
+
+
+def test_overrides_on_a_pretrained_checkpoint_switch_heads_off_but_never_silently_on(tmp_path):
+    from loc3r.modeling.builders import loc3r_tiny
+    from loc3r.training.arguments import ModelArguments
+    from loc3r.training.train import build_model
+
+    model, proc = loc3r_tiny(seed=0, prior_token_dim=None, use_local_head=True, lambda_local=0.5,
+                             semantic_classes=["bed", "chair"], lambda_sem=0.5)
+    model.save_pretrained(tmp_path / "ckpt")
+    proc.save_pretrained(tmp_path / "ckpt")
+
+    def build(**overrides):
+        m = ModelArguments(preset="pretrained", name_or_path=str(tmp_path / "ckpt"), config_overrides=overrides)
+        return build_model(m, prior_token_dim=0)[0]
+
+    kept = build(lambda_local=0.0)  # a weight only: the head stays
+    assert kept.local_head is not None and kept.config.lambda_local == 0.0
+    off = build(use_local_head=False, lambda_local=0.0, semantic_classes=None, lambda_sem=0.0,
+                use_situation_heads=False, lambda_sit=0.0)
+    assert off.local_head is None and off.semantic_head is None and off.pos_head is None and off.ori_head is None
+    assert not any(n.startswith(("local_head", "semantic_head", "pos_head")) for n, _ in off.named_parameters())
+    assert not off.config.use_local_head and not off.config.use_situation_heads
+    with pytest.raises(ValueError, match="semantic_classes would change the architecture"):
+        build(semantic_classes=["bed", "sofa"])
+    with pytest.raises(ValueError, match="num_ori_bins"):
+        build(num_ori_bins=72)
+    plain, plain_proc = loc3r_tiny(seed=0, prior_token_dim=None)
+    plain.save_pretrained(tmp_path / "plain")
+    plain_proc.save_pretrained(tmp_path / "plain")
+    with pytest.raises(ValueError, match="use_local_head would change the architecture"):
+        build_model(ModelArguments(preset="pretrained", name_or_path=str(tmp_path / "plain"),
+                                   config_overrides={"use_local_head": True, "lambda_local": 0.5}), 0)

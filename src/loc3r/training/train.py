@@ -211,6 +211,34 @@ def build_prior_backend(prior: PriorArguments):
         raise ValueError(f"data.prior.kwargs do not fit the {prior.backend!r} backend: {e}") from e
 
 
+#: Loc3RConfig fields that decide which modules exist. On a pretrained checkpoint (whose modules are built when
+#: it is loaded) an override may switch an optional head off (the module is dropped) but not on, and may not
+#: change the others: that is an error, not a silent no-op.
+OPTIONAL_HEADS = {"use_bev_head": ("bev_head",), "use_local_head": ("local_head",),
+                  "use_situation_heads": ("pos_head", "ori_head"), "semantic_classes": ("semantic_head",)}
+ARCHITECTURE_FIELDS = ("prior_token_dim", "camera_projector_hidden_size", "pos_head_hidden_size",
+                       "ori_head_hidden_size", "pos_isotropic", "num_ori_bins", "head_act")
+
+
+def _apply_architecture_overrides(model, overrides: dict[str, Any], name: str) -> None:
+    """Drop the optional heads ``overrides`` switch off; raise for any other change of the architecture."""
+    changed = [k for k in ARCHITECTURE_FIELDS if k in overrides and overrides[k] != getattr(model.config, k)]
+    for field, modules in OPTIONAL_HEADS.items():
+        if field not in overrides or overrides[field] == getattr(model.config, field):
+            continue
+        if overrides[field] and (field != "semantic_classes" or getattr(model.config, field)):
+            changed.append(field)  # switched on, or another category list: the module does not exist / fit
+            continue
+        for mod in modules:
+            setattr(model, mod, None)
+    if changed:
+        raise ValueError(
+            f"model.config_overrides {', '.join(changed)} would change the architecture of the pretrained "
+            f"checkpoint {name} (its modules are built when it is loaded; an override can only switch an "
+            "optional head off); train from the preset instead, or drop the override"
+        )
+
+
 def _check_config_overrides(overrides: dict[str, Any]) -> None:
     from loc3r.modeling.configuration_loc3r import Loc3RConfig
 
@@ -280,6 +308,7 @@ def build_model(m: ModelArguments, prior_token_dim: int):
                 f"model {m.name_or_path} takes {have}-d camera-prior tokens, data.prior gives "
                 f"{prior_token_dim}-d"
             )
+        _apply_architecture_overrides(model, m.config_overrides, m.name_or_path)
         for k, v in m.config_overrides.items():
             setattr(model.config, k, v)
         model.config._validate()
