@@ -561,6 +561,7 @@ def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seed
     """
     import math
 
+    from loc3r.data.scene_inputs import load_prepared_scene
     from loc3r.data.sources.convert import read_records_jsonl
     from loc3r.eval.baselines import prepared_cameras
     from loc3r.eval.breakdown import accuracy_by_view, first_view_mask, half_fov_deg
@@ -569,9 +570,8 @@ def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seed
 
     test = read_records_jsonl(data.records["test_loc"])
     cams = prepared_cameras(data.prepared, sorted({r.scene_id for r in test}), EVAL_FRAMES)
-    cfg = json.loads((data.synth / "manifest.json").read_text(encoding="utf-8"))["config"]
-    width = float(cfg["color_width"])
-    fov = half_fov_deg(width, 577.870605 * width / 640.0)  # the synthetic intrinsics (loc3r.data.synthetic)
+    first = load_prepared_scene(data.prepared, test[0].scene_id, 1)  # every scene has the same camera
+    fov = half_fov_deg(first.frames.shape[2], float(first.intrinsics[0, 0]))
     in_view = first_view_mask(test, cams, fov)
     rows: dict[str, Any] = {}
     for key in keys:

@@ -654,21 +654,14 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
                 raise ValueError("labels need logits for every position (logits_to_keep=0)")
             loss_ce = causal_lm_loss(logits, labels, c.ignore_index, num_items_in_batch)
         if c.lambda_bev and bev_targets is not None and out.bev_pred is not None:
-            loss_bev = self._bev_loss(out, bev_targets, bev_mask, camera_bev_targets, camera_bev_mask)
+            loss_bev = self._token_nll(
+                "bev", out.bev_pred, bev_targets, bev_mask,
+                out.camera_bev_pred, camera_bev_targets, camera_bev_mask,
+            )
         if c.lambda_sem and semantic_targets is not None and out.semantic_logits is not None:
             loss_sem = semantic_loss(out.semantic_logits, semantic_targets.to(hidden.device), c.ignore_index)
         if c.lambda_local and local_targets is not None and out.local_pred is not None:
-            lp = out.local_pred
-            if tuple(local_targets.shape) != tuple(lp.shape[:-1]) + (2,):
-                raise ValueError(
-                    f"local_targets must be [B, T, R, C, 2] = {tuple(lp.shape[:-1]) + (2,)}, got "
-                    f"{tuple(local_targets.shape)}"
-                )
-            loss_local = bev_loss(
-                lp[..., :2], lp[..., 2:], local_targets.to(lp.device),
-                None if local_mask is None else local_mask.to(lp.device),
-                reduction=c.bev_loss_reduction,
-            )
+            loss_local = self._token_nll("local", out.local_pred, local_targets, local_mask)
         if want_ground and lm.attention is not None and out.pos_positions is not None:
             vis = splice.vision_positions.reshape(splice.vision_positions.shape[0], -1)
             terms = [
@@ -713,16 +706,18 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             setattr(out, k, v)
         return out
 
-    def _bev_loss(self, out: Loc3ROutput, targets, mask, cam_targets, cam_mask) -> torch.Tensor:
-        pred = out.bev_pred
+    def _token_nll(self, name: str, pred, targets, mask, cam_pred=None, cam_targets=None, cam_mask=None
+                   ) -> torch.Tensor:
+        """Gaussian NLL of per-token (x, y) predictions ``pred`` [B, T, R, C, 4] against ``<name>_targets``
+        (L_BEV, optionally with the camera tokens; or the local-layout loss)."""
         if tuple(targets.shape) != tuple(pred.shape[:-1]) + (2,):
             raise ValueError(
-                f"bev_targets must be [B, T, R, C, 2] = {tuple(pred.shape[:-1]) + (2,)}, got "
+                f"{name}_targets must be [B, T, R, C, 2] = {tuple(pred.shape[:-1]) + (2,)}, got "
                 f"{tuple(targets.shape)}"
             )
         if mask is not None and tuple(mask.shape) != tuple(pred.shape[:-1]):
             raise ValueError(
-                f"bev_mask must be [B, T, R, C] = {tuple(pred.shape[:-1])}, got {tuple(mask.shape)}"
+                f"{name}_mask must be [B, T, R, C] = {tuple(pred.shape[:-1])}, got {tuple(mask.shape)}"
             )
         b = pred.shape[0]
         targets = targets.to(pred.device)
@@ -737,8 +732,8 @@ class Loc3RForConditionalGeneration(Loc3RPreTrainedModel, GenerationMixin):
             targets.reshape(b, -1, 2),
             mask.reshape(b, -1),
         )
-        if out.camera_bev_pred is not None and cam_targets is not None:
-            cp = out.camera_bev_pred
+        if cam_pred is not None and cam_targets is not None:
+            cp = cam_pred
             if tuple(cam_targets.shape) != tuple(cp.shape[:-1]) + (2,):
                 raise ValueError(f"camera_bev_targets must be [B, T, 2], got {tuple(cam_targets.shape)}")
             cm = (
