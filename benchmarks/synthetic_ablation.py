@@ -86,6 +86,9 @@ class BenchmarkSpec:
         prepare_frames: frames per scene selected by ``prepare`` (the pool the model's 8 frames come from).
         grounding_per_scene: object-grounding situations per scene (the pretraining stage's data).
         min_test_situations: build fails when the test split has fewer localization situations.
+        num_objects: (min, max) objects per room.
+        object_categories: catalogue keys the rooms may hold (empty: all 29; ``SynthConfig.object_categories``).
+        name: the world's name in ``WORLDS`` (``--world``).
     """
 
     num_scenes: int = 240
@@ -100,6 +103,21 @@ class BenchmarkSpec:
     prepare_frames: int = 40
     grounding_per_scene: int = 64
     min_test_situations: int = MIN_TEST_SITUATIONS
+    num_objects: tuple[int, int] = (5, 20)
+    object_categories: tuple[str, ...] = ()
+    name: str = "realistic"
+
+
+#: The benchmark worlds: ``realistic`` (the reference table in docs/benchmark.md: 29 categories, 5-20 objects per
+#: room) and ``simple`` (8 large furniture categories, 3-8 objects, each extra a category the room lacks -- the
+#: kind of world issue 7's calibration saw grounding form in; more rooms, since each holds fewer situations).
+WORLDS: dict[str, BenchmarkSpec] = {
+    "realistic": BenchmarkSpec(),
+    "simple": BenchmarkSpec(
+        name="simple", num_scenes=360, val_fraction=0.05, test_fraction=0.125, num_objects=(3, 8),
+        object_categories=("bed", "wardrobe", "sofa", "desk", "table", "bookshelf", "refrigerator",
+                           "kitchen counter")),
+}
 
 
 @dataclass(frozen=True)
@@ -113,6 +131,7 @@ class BenchmarkData:
         records: unified records JSONL: ``train_loc``, ``test_loc``, ``test_qa``, ``test_grounding``,
             ``train_grounding``, ``test_scanqa``.
         counts: situations / questions / scenes per split.
+        spec: the benchmark it was built from.
     """
 
     root: Path
@@ -120,6 +139,7 @@ class BenchmarkData:
     prepared: Path
     records: dict[str, Path]
     counts: dict[str, Any]
+    spec: BenchmarkSpec = BenchmarkSpec()
 
 
 def build_benchmark(spec: BenchmarkSpec, root: Path, prepare: bool = False, image_size: int = 128,
@@ -147,7 +167,8 @@ def build_benchmark(spec: BenchmarkSpec, root: Path, prepare: bool = False, imag
                       color_height=spec.height,
                       depth_width=spec.width, depth_height=spec.height, val_fraction=spec.val_fraction,
                       test_fraction=spec.test_fraction, situations_per_scene=spec.situations_per_scene,
-                      questions_per_situation=spec.questions_per_situation, workers=workers, progress=False)
+                      questions_per_situation=spec.questions_per_situation, num_objects=spec.num_objects,
+                      object_categories=spec.object_categories, workers=workers, progress=False)
     manifest_path = synth / "manifest.json"
     done = False
     if manifest_path.is_file():
@@ -191,7 +212,7 @@ def build_benchmark(spec: BenchmarkSpec, root: Path, prepare: bool = False, imag
             image_size=image_size, patch_size=patch_size, pool_stride=2, workers=workers, progress=False))
         if report.failed:
             raise RuntimeError(f"preparing the benchmark's scenes failed: {report.failed}")
-    return BenchmarkData(root=root, synth=synth, prepared=prepared, records=records, counts=counts)
+    return BenchmarkData(root=root, synth=synth, prepared=prepared, records=records, counts=counts, spec=spec)
 
 
 # ============================================================================================== baselines
@@ -410,15 +431,15 @@ def run_variant(variant: Variant, data: BenchmarkData, budget: Budget, seed: int
     return json.loads(done.read_text(encoding="utf-8"))
 
 
-def _run_one_in_subprocess(args: tuple[str, int, str, str, str | None, str]) -> dict[str, Any]:
+def _run_one_in_subprocess(args: tuple[str, int, str, str, str | None, str, str]) -> dict[str, Any]:
     """Run ``run_variant`` in a fresh single-threaded Python (parallel jobs on a many-core CPU)."""
     import os
     import subprocess
     import sys
 
-    key, seed, data_root, budget_json, pretrained, run_dir = args
+    key, seed, data_root, budget_json, pretrained, run_dir, world = args
     cmd = [sys.executable, str(Path(__file__).resolve()), "--one", key, str(seed), "--data", data_root,
-           "--budget-json", budget_json, "--run-dir", run_dir]
+           "--world", world, "--budget-json", budget_json, "--run-dir", run_dir]
     if pretrained:
         cmd += ["--pretrained", pretrained]
     log = Path(run_dir).with_suffix(".log")
@@ -448,7 +469,8 @@ def run_variants(data: BenchmarkData, variants: Sequence[Variant], seeds: Sequen
         results = [run_variant(v, data, budget, s, rd, ckpt) for v, s, ckpt, rd in tasks]
     else:
         args = [(v.key, s, str(data.root), json.dumps(dataclasses.asdict(budget)),
-                 None if ckpt is None else str(Path(ckpt).resolve()), str(rd)) for v, s, ckpt, rd in tasks]
+                 None if ckpt is None else str(Path(ckpt).resolve()), str(rd), data.spec.name)
+                for v, s, ckpt, rd in tasks]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(_run_one_in_subprocess, args))
     out: dict[str, Any] = {}
@@ -629,6 +651,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("runs/synthetic_ablation"))
+    ap.add_argument("--world", choices=sorted(WORLDS), default="realistic",
+                    help="which benchmark world (BenchmarkSpec); pass --data/--out/--pretrained* to match")
     ap.add_argument("--data", type=Path, default=Path("data/synthetic-benchmark"),
                     help="benchmark data root (shared with configs/tiny-pretrain.yaml)")
     ap.add_argument("--quick", action="store_true", help="short fine-tunings, seed 0 only (~15 min, 2 cores)")
@@ -651,7 +675,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--run-dir", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    spec = BenchmarkSpec()
+    spec = WORLDS[args.world]
 
     if args.one:  # child process of run_variants(jobs > 1)
         import torch

@@ -158,3 +158,27 @@ def _pretrain_yaml(tmp_path):
     path = tmp_path / "pretrain.yaml"
     path.write_text(yaml.safe_dump(d))
     return str(path)
+
+
+def test_worlds_are_valid_generator_settings_and_children_get_the_world(ablation, tmp_path):
+    from loc3r.data.synthetic.config import SynthConfig
+
+    assert ablation.WORLDS["realistic"] == ablation.BenchmarkSpec()  # the reference table's benchmark
+    for name, spec in ablation.WORLDS.items():
+        assert spec.name == name
+        SynthConfig(num_objects=spec.num_objects, object_categories=spec.object_categories)  # validates keys
+    assert ablation.WORLDS["simple"].object_categories
+    # a child fine-tuning rebuilds the same benchmark: the command names the world (another spec would
+    # regenerate the data root under the parent)
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd)
+        (tmp_path / "run").mkdir(exist_ok=True)
+        (tmp_path / "run" / "result.json").write_text("{}")
+        return mock.Mock(returncode=0)
+
+    with mock.patch("subprocess.run", fake_run):
+        ablation._run_one_in_subprocess(("sitonly", 0, "data", "{}", None, str(tmp_path / "run"), "simple"))
+    cmd = calls[0]
+    assert cmd[cmd.index("--world") + 1] == "simple" and cmd[cmd.index("--one") + 1] == "sitonly"

@@ -226,3 +226,41 @@ def test_l_shaped_room_contains_no_furniture_in_the_cut_corner(worlds):
                 d = v - np.asarray(o.center[:2])
                 lx, ly = c * d[0] + s * d[1], -s * d[0] + c * d[1]
                 assert not (abs(lx) < o.size[0] / 2 - 1e-6 and abs(ly) < o.size[1] / 2 - 1e-6)
+
+
+# ------------------------------------------------------------------------------ restricted worlds
+LARGE = ("bed", "wardrobe", "sofa", "desk", "table", "bookshelf", "refrigerator", "kitchen counter")
+
+
+def test_restricted_world_holds_only_the_listed_categories_without_repeated_extras():
+    cfg = SynthConfig(num_objects=(3, 8), object_categories=LARGE)
+    allowed_labels = {CATALOGUE[k].label for k in LARGE}
+    seen = set()
+    for i in range(24):
+        w = sample_world(cfg.rng(i, 0), cfg.scene_id(i), cfg)
+        assert 3 <= len(w.objects) <= 8
+        labels = [o.category for o in w.objects]
+        assert set(labels) <= allowed_labels, labels
+        seen |= set(labels)
+        # only the room types' own groups repeat a category (offices have up to three desks, kitchens two
+        # counters); extras never add one the room already has
+        for label, n in {lab: labels.count(lab) for lab in labels}.items():
+            assert n == 1 or label in ("desk", "kitchen counter"), (w.scene_type, labels)
+        # the restricted world is still a valid layout (same checks as the default one)
+        ids = [o.object_id for o in w.objects]
+        assert ids == list(range(len(w.objects)))
+    assert len(seen) >= 7, seen
+
+
+def test_unrestricted_world_is_the_default_world_and_manifests_do_not_change():
+    a = sample_world(CFG.rng(5, 0), CFG.scene_id(5), CFG)
+    b = sample_world(CFG.rng(5, 0), CFG.scene_id(5), SynthConfig(object_categories=()))
+    assert _world_key(a) == _world_key(b)
+    assert "object_categories" not in SynthConfig().recorded()  # sets generated before the field still match
+    rec = SynthConfig(object_categories=("bed", "sofa")).recorded()
+    assert rec["object_categories"] == ["bed", "sofa"]
+
+
+def test_unknown_category_is_an_error_naming_it():
+    with pytest.raises(ValueError, match="'sofa bed'"):
+        SynthConfig(object_categories=("bed", "sofa bed"))

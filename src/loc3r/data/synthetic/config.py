@@ -52,6 +52,10 @@ class SynthConfig:
         val_fraction, test_fraction: share of scenes in the val / test split (at least one each when there
             are 3 or more scenes).
         annotations: also write benchmark-format annotations (SQA3D / ScanQA / VSI-Bench).
+        object_categories: catalogue keys (``loc3r.data.synthetic.catalogue.CATALOGUE``) the layout may place;
+            empty (the default) allows all. A restricted world (e.g. only large furniture) keeps the room types'
+            layout rules and skips every object not listed; room types that cannot reach ``num_objects[0]`` are
+            redrawn. Recorded in the manifest only when set.
         situations_per_scene: SQA3D-style situations to sample per scene (used by the annotation generator).
         questions_per_situation: questions per situation (used by the annotation generator).
         workers: scenes generated in parallel processes (does not change the bytes).
@@ -72,6 +76,7 @@ class SynthConfig:
     ceiling_height_m: tuple[float, float] = (2.4, 3.0)
     num_objects: tuple[int, int] = (5, 20)
     l_shape_prob: float = 0.35
+    object_categories: tuple[str, ...] = ()
     camera_height_m: tuple[float, float] = (1.3, 1.7)
     camera_clearance_m: float = 0.3
     jpeg_quality: int = 90
@@ -122,6 +127,12 @@ class SynthConfig:
             raise ValueError("val_fraction and test_fraction must be >= 0 and sum to < 1")
         if not 0.0 <= self.l_shape_prob <= 1.0:
             raise ValueError(f"l_shape_prob must be in [0, 1], got {self.l_shape_prob}")
+        if self.object_categories:
+            from .catalogue import CATALOGUE
+
+            unknown = sorted(set(self.object_categories) - set(CATALOGUE))
+            if unknown:
+                raise ValueError(f"object_categories: unknown catalogue keys {unknown}; known: {sorted(CATALOGUE)}")
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
 
@@ -145,6 +156,8 @@ class SynthConfig:
     def recorded(self) -> dict[str, Any]:
         """The byte-relevant settings as a JSON-ready dict (what ``manifest.json`` records)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in RUNTIME_FIELDS}
+        if not self.object_categories:  # unrestricted worlds keep the manifests written before this field
+            del d["object_categories"]
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
 

@@ -255,6 +255,7 @@ class _Layout:
     rng: np.random.Generator
     placed: list[_Placed] = field(default_factory=list)
     keep_out: list[tuple[np.ndarray, float]] = field(default_factory=list)  # (rectangle, max allowed height)
+    allowed: frozenset[str] | None = None  # catalogue keys that may be placed (None: all)
 
     def __post_init__(self) -> None:
         for op in self.room.openings:
@@ -279,6 +280,8 @@ class _Layout:
         return not any(p.on is None and footprints_overlap(corners, p.corners, _GAP) for p in self.placed)
 
     def add(self, key, center_xy, yaw, size, z0=0.0, wall=None, wall_margin=0.0, on=None) -> int | None:
+        if self.allowed is not None and key not in self.allowed:
+            return None
         corners = _rect_corners(center_xy, size[:2], yaw)
         if on is None and not self.valid(corners, size[2], z0, wall_margin):
             return None
@@ -582,8 +585,8 @@ def sample_world(rng: np.random.Generator, scene_id: str, cfg=None) -> World:
     Args:
         rng: random generator (e.g. ``SynthConfig.rng(i, 0)``).
         scene_id: ScanNet-style id, e.g. ``scene9000_00``.
-        cfg: a ``SynthConfig`` (its ``room_size_m``, ``ceiling_height_m``, ``num_objects``, ``l_shape_prob``);
-            ``None`` uses the defaults.
+        cfg: a ``SynthConfig`` (its ``room_size_m``, ``ceiling_height_m``, ``num_objects``, ``l_shape_prob``,
+            ``object_categories``); ``None`` uses the defaults.
 
     Returns:
         A ``World`` whose objects are numbered 0..n-1 in placement order.
@@ -598,22 +601,27 @@ def sample_world(rng: np.random.Generator, scene_id: str, cfg=None) -> World:
     types = list(ROOM_TYPES)
     probs = np.array([ROOM_TYPES[t] for t in types])
     n_min, n_max = cfg.num_objects
+    allowed = frozenset(cfg.object_categories) if getattr(cfg, "object_categories", ()) else None
     for _attempt in range(50):
         room_type = types[int(rng.choice(len(types), p=probs / probs.sum()))]
         room = sample_room(rng, cfg, room_type)
         area = _polygon_area(np.asarray(room.polygon))
         cap = max(n_min, min(n_max, int(area / 1.6)))
         target = int(rng.integers(n_min, cap + 1))
-        L = _Layout(room, rng)
+        L = _Layout(room, rng, allowed=allowed)
         for group, p in _TEMPLATES[room_type]:
             if len(L.placed) >= target:
                 break
             if rng.random() < p:
                 group(L)
-        extras = _EXTRAS[room_type]
-        for _ in range(60):
+        extras = [k for k in _EXTRAS[room_type] if allowed is None or k in allowed]
+        for _ in range(60 if extras else 0):
             if len(L.placed) >= target:
                 break
+            if allowed is not None:  # a restricted world: extras add categories the room lacks, no repeats
+                extras = [k for k in extras if all(p.key != k for p in L.placed)]
+                if not extras:
+                    break
             _single(extras[int(rng.integers(len(extras)))])(L)
         del L.placed[n_max:]
         if len(L.placed) >= n_min and all(p.on is None or p.on < len(L.placed) for p in L.placed):
