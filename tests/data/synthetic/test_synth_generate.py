@@ -375,6 +375,25 @@ def test_cli_writes_a_set_with_separate_colour_and_depth_sizes_and_a_preview(tmp
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
 
 
+def test_cli_categories_make_a_restricted_world(tmp_path, capsys):
+    from loc3r.cli.main import main
+
+    out = tmp_path / "cli"
+    args = ["synth", "--out", str(out), "--scenes", "2", "--frames", "2", "--width", "32", "--height", "24",
+            "--no-annotations", "--quiet", "--objects", "3", "6", "--categories", "bed", "sofa", "desk",
+            "kitchen counter", "wardrobe", "table", "refrigerator", "bookshelf"]
+    assert main(args) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["object_categories"][-1] == "bookshelf"
+    for e in manifest["scenes"]:
+        assert set(e["object_counts"]) <= {"bed", "sofa", "desk", "kitchen counter", "wardrobe", "table",
+                                           "refrigerator", "bookshelf"}, e["object_counts"]
+    capsys.readouterr()
+    assert main(["synth", "--out", str(tmp_path / "bad"), "--categories", "sofa bed", "--quiet"]) != 0
+    assert "unknown catalogue keys ['sofa bed']" in capsys.readouterr().err
+    assert not (tmp_path / "bad" / "manifest.json").exists()
+
+
 def test_bytes_do_not_depend_on_the_process_hash_seed(tmp_path):
     import os
     import subprocess

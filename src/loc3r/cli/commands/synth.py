@@ -29,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
         depth_height=args.depth_height if args.depth_height is not None else args.height,
         room_size_m=tuple(args.room_size),
         num_objects=tuple(args.objects),
+        object_categories=tuple(args.categories or ()),
         jpeg_quality=args.jpeg_quality,
         annotations=not args.no_annotations,
         workers=args.workers or min(4, os.cpu_count() or 1, args.scenes),
@@ -81,6 +82,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=(5, 20),
         metavar=("MIN", "MAX"),
         help="objects per room (default 5 20)",
+    )
+    p.add_argument(
+        "--categories",
+        nargs="+",
+        default=None,
+        metavar="KEY",
+        help="only these object kinds (catalogue keys, e.g. bed sofa desk 'kitchen counter'; default: all)",
     )
     p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of colour frames (default 90)")
     p.add_argument(
