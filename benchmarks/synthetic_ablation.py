@@ -333,6 +333,8 @@ class Budget:
         learning_rate: peak learning rate (cosine schedule, 3 % warm-up, as the recipe).
         num_frames: frames per sample.
         predict_limit: only the first N test records are predicted (None: all; for smoke tests).
+        overrides: recipe overrides (dotted ``key=value``) given to every variant, before the variant's own
+            (``--set``; e.g. loss weights for a world).
     """
 
     steps: int = 1000
@@ -340,6 +342,7 @@ class Budget:
     learning_rate: float = 3e-4
     num_frames: int = EVAL_FRAMES
     predict_limit: int | None = None
+    overrides: tuple[str, ...] = ()
 
 
 def finetune_overrides(variant: Variant, data: BenchmarkData, budget: Budget, seed: int, run_dir: Path,
@@ -358,7 +361,7 @@ def finetune_overrides(variant: Variant, data: BenchmarkData, budget: Budget, se
         common += ["model.preset=pretrained", f"model.name_or_path={Path(pretrained).resolve()}"]
     else:  # from random initialisation: the tiny preset of the pretraining recipe
         common += ["model.preset=tiny", "model.config_overrides.bev_head_layer=1"]
-    return common + list(variant.overrides)
+    return common + list(budget.overrides) + list(variant.overrides)
 
 
 def _predict_and_score(model_dir: Path, data: BenchmarkData, bench: str, key: str, seed: int,
@@ -401,7 +404,10 @@ def run_variant(variant: Variant, data: BenchmarkData, budget: Budget, seed: int
     from loc3r.training.train import train
     from loc3r.utils.io import atomic_write_text
 
-    settings = {"variant": dataclasses.asdict(variant), "budget": dataclasses.asdict(budget), "seed": seed,
+    budget_settings = dataclasses.asdict(budget)
+    if not budget.overrides:  # runs finished before the field existed stay reusable
+        del budget_settings["overrides"]
+    settings = {"variant": dataclasses.asdict(variant), "budget": budget_settings, "seed": seed,
                 "pretrained": None if pretrained is None else str(Path(pretrained).resolve()),
                 "pretrained_sha256": None if pretrained is None else _weights_digest(Path(pretrained))}
     settings = json.loads(json.dumps(settings))  # as stored (lists, not tuples)
@@ -666,6 +672,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                     help="tiny checkpoint without a camera prior")
     ap.add_argument("--from-scratch", action="store_true", help="fine-tune from random weights")
     ap.add_argument("--pretrain", action="store_true", help="train missing pretrained checkpoints first")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="recipe override for every variant's fine-tuning (repeatable; the variant's own win)")
     ap.add_argument("--jobs", type=int, default=2, help="fine-tunings run in parallel (1 thread each)")
     ap.add_argument("--workers", type=int, default=1, help="processes for data generation / preparation")
     ap.add_argument("--no-pictures", action="store_true")
@@ -683,7 +691,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(1)
         data = build_benchmark(spec, args.data)
         variant = next(v for v in VARIANTS if v.key == args.one[0])
-        budget = Budget(**json.loads(args.budget_json))
+        b = json.loads(args.budget_json)
+        budget = Budget(**{**b, "overrides": tuple(b.get("overrides", ()))})
         pre = args.pretrained if args.pretrained and str(args.pretrained) != "None" else None
         return run_variant(variant, data, budget, int(args.one[1]), args.run_dir, pre)
 
@@ -702,7 +711,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     pictures: dict[str, list[str]] = {}
     chosen = [v for v in VARIANTS if v.key in args.variants]
     if not args.baselines_only:
-        budget = Budget(steps=args.steps or (300 if args.quick else 1000))
+        budget = Budget(steps=args.steps or (300 if args.quick else 1000), overrides=tuple(args.set))
         pre = pre_np = None
         if not args.from_scratch:
             if any(v.camera_prior for v in chosen):

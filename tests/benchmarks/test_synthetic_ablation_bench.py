@@ -51,6 +51,14 @@ def test_variants_are_well_formed_recipes(ablation, tmp_path):
             assert r.model.preset == ("tiny" if pretrained is None else "pretrained")
             # grounding situations stay mixed into the situated stage
             assert "grounding" in [src.name for src in r.data.sources]
+    # common overrides (--set) reach every variant, and a variant's own setting wins over them
+    budget = ablation.Budget(steps=7, overrides=("model.config_overrides.lambda_sit=1.0",
+                                                 "model.config_overrides.lambda_bev=0.5"))
+    for v in ablation.VARIANTS:
+        co = load_recipe(ablation.RECIPE, ablation.finetune_overrides(v, data, budget, 0, tmp_path / v.key,
+                                                                       None)).model.config_overrides
+        assert co["lambda_sit"] == (1.0 if v.localizes else 0)
+        assert co["lambda_bev"] == (0 if v.key == "sitonly" else 0.5)
 
 
 def test_key_figures_and_table(ablation):
