@@ -32,8 +32,7 @@ result.json``) and run ``--jobs`` at a time in single-threaded child processes.
 
 **Worlds** (``--world``; ``WORLDS``): ``realistic`` is the benchmark above (the reference table); ``simple``
 keeps 8 large furniture categories (3-8 objects a room, an extra never repeats a category), 360 scenes split
-297 / 18 / 45 (>= 500 test situations again), and weights the spatial losses up in both stages
-(``WORLD_LOSSES``: λ_sit 1.0, λ_BEV 0.5). Default paths get the suffix ``-simple``.
+297 / 18 / 45 (>= 500 test situations again). Default paths get the suffix ``-simple``.
 
 Run::
 
@@ -123,14 +122,6 @@ WORLDS: dict[str, BenchmarkSpec] = {
         name="simple", num_scenes=360, val_fraction=0.05, test_fraction=0.125, num_objects=(3, 8),
         object_categories=("bed", "wardrobe", "sofa", "desk", "table", "bookshelf", "refrigerator",
                            "kitchen counter")),
-}
-#: Loss weights each world's recipes use in both stages (pretraining and every variant's fine-tuning), on top of
-#: the recipes. The simple world weights the spatial losses up (the paper's λ_sit 0.075 and λ_BEV 0.05 are tuned
-#: for a 7 B model whose language loss dominates; from scratch, at 0.075 the tiny model's grounding stayed at the
-#: constant in that world -- docs/benchmark.md, fifth round).
-WORLD_LOSSES: dict[str, tuple[str, ...]] = {
-    "realistic": (),
-    "simple": ("model.config_overrides.lambda_sit=1.0", "model.config_overrides.lambda_bev=0.5"),
 }
 #: Default paths of a world's data root, output folder and pretrained checkpoints: ``data/synthetic-benchmark``,
 #: ``runs/synthetic_ablation``, ``runs/tiny-pretrain``, ``runs/tiny-pretrain-noprior`` + this suffix.
@@ -646,7 +637,7 @@ def ensure_pretrained(data: BenchmarkData, path: Path, camera_prior: bool, train
                       extra: Sequence[str] = ()) -> Path:
     """The pretrained tiny checkpoint at ``path``.
 
-    Trained with ``configs/tiny-pretrain.yaml`` (plus ``extra`` overrides, e.g. ``WORLD_LOSSES``) when missing
+    Trained with ``configs/tiny-pretrain.yaml`` (plus ``extra`` overrides) when missing
     and ``train_missing`` (``--pretrain``), else a clear error with the command that makes it.
     """
     path = Path(path)
@@ -676,7 +667,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--world", choices=sorted(WORLDS), default="realistic",
-                    help="benchmark world (WORLDS; its loss weights WORLD_LOSSES and default paths WORLD_SUFFIX)")
+                    help="benchmark world (WORLDS; default paths get WORLD_SUFFIX)")
     ap.add_argument("--out", type=Path, default=None, help="default runs/synthetic_ablation[-WORLD]")
     ap.add_argument("--data", type=Path, default=None,
                     help="benchmark data root (default data/synthetic-benchmark[-WORLD], shared with "
@@ -710,7 +701,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if not args.one:
         args.pretrained = args.pretrained or Path(f"runs/tiny-pretrain{suffix}")
     args.pretrained_noprior = args.pretrained_noprior or Path(f"runs/tiny-pretrain{suffix}-noprior")
-    losses = WORLD_LOSSES[args.world]
 
     if args.one:  # child process of run_variants(jobs > 1)
         import torch
@@ -738,14 +728,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     pictures: dict[str, list[str]] = {}
     chosen = [v for v in VARIANTS if v.key in args.variants]
     if not args.baselines_only:
-        budget = Budget(steps=args.steps or (300 if args.quick else 1000),
-                        overrides=tuple(dict.fromkeys((*losses, *args.set))))
+        budget = Budget(steps=args.steps or (300 if args.quick else 1000), overrides=tuple(args.set))
         pre = pre_np = None
         if not args.from_scratch:
             if any(v.camera_prior for v in chosen):
-                pre = ensure_pretrained(data, args.pretrained, True, args.pretrain, losses)
+                pre = ensure_pretrained(data, args.pretrained, True, args.pretrain)
             if any(not v.camera_prior for v in chosen):
-                pre_np = ensure_pretrained(data, args.pretrained_noprior, False, args.pretrain, losses)
+                pre_np = ensure_pretrained(data, args.pretrained_noprior, False, args.pretrain)
             limit = 64 if args.quick else None
             pretraining = {"grounding_mean_baseline": grounding_mean_baseline(data)}
             for name, ckpt in (("prior", pre), ("noprior", pre_np)):

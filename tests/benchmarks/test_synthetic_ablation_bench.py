@@ -192,17 +192,10 @@ def test_worlds_are_valid_generator_settings_and_children_get_the_world(ablation
     assert cmd[cmd.index("--world") + 1] == "simple" and cmd[cmd.index("--one") + 1] == "sitonly"
 
 
-def test_world_losses_are_valid_overrides_of_both_stages(ablation, tmp_path):
-    from loc3r.training.recipe import load_recipe
-
-    assert set(ablation.WORLD_LOSSES) == set(ablation.WORLDS) == set(ablation.WORLD_SUFFIX)
-    assert ablation.WORLD_LOSSES["realistic"] == () and ablation.WORLD_SUFFIX["realistic"] == ""
-    for name in (ablation.PRETRAIN_RECIPE, ablation.RECIPE):
-        co = load_recipe(name, list(ablation.WORLD_LOSSES["simple"])).model.config_overrides
-        assert co["lambda_sit"] == 1.0 and co["lambda_bev"] == 0.5
+def test_missing_checkpoint_names_the_command_with_extra_overrides(ablation, tmp_path):
     data = ablation.BenchmarkData(root=tmp_path, synth=tmp_path / "synthetic", prepared=tmp_path / "prepared",
                                   records={}, counts={})
-    # the command a missing checkpoint asks for carries the world's loss weights
-    with pytest.raises(FileNotFoundError, match="lambda_sit=1.0"):
+    assert ablation.WORLD_SUFFIX == {"realistic": "", "simple": "-simple"}
+    with pytest.raises(FileNotFoundError, match=r"data.prior.backend=none .*lambda_sit=2.0"):
         ablation.ensure_pretrained(data, tmp_path / "pre", False, train_missing=False,
-                                   extra=ablation.WORLD_LOSSES["simple"])
+                                   extra=("model.config_overrides.lambda_sit=2.0",))
