@@ -92,7 +92,8 @@ class BenchmarkSpec:
         grounding_per_scene: object-grounding situations per scene (the pretraining stage's data).
         min_test_situations: build fails when the test split has fewer localization situations.
         num_objects: (min, max) objects per room.
-        object_categories: catalogue keys the rooms may hold (empty: all 29; ``SynthConfig.object_categories``).
+        object_categories: catalogue keys the rooms may hold (empty: all 29;
+            ``SynthConfig.object_categories``).
         name: the world's name in ``WORLDS`` (``--world``).
     """
 
@@ -113,9 +114,10 @@ class BenchmarkSpec:
     name: str = "realistic"
 
 
-#: The benchmark worlds: ``realistic`` (the reference table in docs/benchmark.md: 29 categories, 5-20 objects per
-#: room) and ``simple`` (8 large furniture categories, 3-8 objects, each extra a category the room lacks -- the
-#: kind of world issue 7's calibration saw grounding form in; more rooms, since each holds fewer situations).
+#: The benchmark worlds: ``realistic`` (the reference table in docs/benchmark.md: 29 categories, 5-20 objects
+#: per room) and ``simple`` (8 large furniture categories, 3-8 objects, each extra a category the room
+#: lacks -- the kind of world issue 7's calibration saw grounding form in; more rooms, as each holds fewer
+#: situations).
 WORLDS: dict[str, BenchmarkSpec] = {
     "realistic": BenchmarkSpec(),
     "simple": BenchmarkSpec(
@@ -123,8 +125,9 @@ WORLDS: dict[str, BenchmarkSpec] = {
         object_categories=("bed", "wardrobe", "sofa", "desk", "table", "bookshelf", "refrigerator",
                            "kitchen counter")),
 }
-#: Default paths of a world's data root, output folder and pretrained checkpoints: ``data/synthetic-benchmark``,
-#: ``runs/synthetic_ablation``, ``runs/tiny-pretrain``, ``runs/tiny-pretrain-noprior`` + this suffix.
+#: Default paths of a world's data root, output folder and pretrained checkpoints:
+#: ``data/synthetic-benchmark``, ``runs/synthetic_ablation``, ``runs/tiny-pretrain``,
+#: ``runs/tiny-pretrain-noprior`` + this suffix.
 WORLD_SUFFIX: dict[str, str] = {"realistic": "", "simple": "-simple"}
 
 
@@ -588,8 +591,8 @@ def key_figures(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
 def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seeds: Sequence[int]
                    ) -> dict[str, Any]:
     """Acc@1.0m inside / outside the first frame's horizontal view (``loc3r.eval.breakdown``) for every row
-    whose prediction files exist under ``out_dir`` (baselines: ``predictions/``, variants: ``runs/``), averaged
-    over seeds (with the half-width of the 95 % t-interval over seeds; None for one run).
+    whose prediction files exist under ``out_dir`` (baselines: ``predictions/``, variants: ``runs/``),
+    averaged over seeds (with the half-width of the 95 % t-interval over seeds; None for one run).
 
     A model without a camera prior can place the agent from the first frame alone only in view; out of view it
     must also infer the camera's motion. Returns ``{"half_fov_deg", "n_in_view", "n_out_of_view", "rows":
@@ -613,8 +616,9 @@ def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seed
     for key in keys:
         paths = [out_dir / "predictions" / f"baseline_{key}_seed{s}.predictions.jsonl" for s in seeds]
         paths += [out_dir / "runs" / f"{key}_seed{s}" / "eval" / "test_loc.predictions.jsonl" for s in seeds]
-        splits = [accuracy_by_view(score(p, "sqa3d-loc", annotations=[data.records["test_loc"]])["per_sample"],
-                                   in_view) for p in paths if p.is_file()]
+        annotations = [data.records["test_loc"]]
+        splits = [accuracy_by_view(score(p, "sqa3d-loc", annotations=annotations)["per_sample"], in_view)
+                  for p in paths if p.is_file()]
         if splits:
             rows[key] = {}
             for side in ("in_view", "out_of_view"):
@@ -624,7 +628,8 @@ def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seed
                 rows[key][f"{side}_half_ci"] = (None if ci is None or math.isnan(ci.high)
                                                 else round((ci.high - ci.low) / 2, 2))
     n_in = sum(in_view.values())
-    return {"half_fov_deg": round(fov, 2), "n_in_view": n_in, "n_out_of_view": len(in_view) - n_in, "rows": rows}
+    return {"half_fov_deg": round(fov, 2), "n_in_view": n_in, "n_out_of_view": len(in_view) - n_in,
+            "rows": rows}
 
 
 BASELINE_LABELS = {"mean": "training mean + uniform yaw", "random": "uniform free space",
@@ -633,12 +638,11 @@ BASELINE_LABELS = {"mean": "training mean + uniform yaw", "random": "uniform fre
                    "rule": "rule oracle (text + scene)"}
 
 
-def ensure_pretrained(data: BenchmarkData, path: Path, camera_prior: bool, train_missing: bool,
-                      extra: Sequence[str] = ()) -> Path:
+def ensure_pretrained(data: BenchmarkData, path: Path, camera_prior: bool, train_missing: bool) -> Path:
     """The pretrained tiny checkpoint at ``path``.
 
-    Trained with ``configs/tiny-pretrain.yaml`` (plus ``extra`` overrides) when missing
-    and ``train_missing`` (``--pretrain``), else a clear error with the command that makes it.
+    Trained with ``configs/tiny-pretrain.yaml`` when missing and ``train_missing`` (``--pretrain``), else a
+    clear error with the command that makes it.
     """
     path = Path(path)
     if (path / "config.json").is_file():
@@ -646,7 +650,6 @@ def ensure_pretrained(data: BenchmarkData, path: Path, camera_prior: bool, train
     overrides = [f"training.output_dir={path}", f"data.root={data.root}", "data.synthetic=null"]
     if not camera_prior:
         overrides += list(_NO_PRIOR)
-    overrides += list(extra)
     if not train_missing:
         raise FileNotFoundError(
             f"no pretrained tiny checkpoint at {path}: run `loc3r train configs/{PRETRAIN_RECIPE}.yaml "
@@ -680,11 +683,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--pretrained", type=Path, default=None,
                     help="tiny checkpoint with a camera prior (default runs/tiny-pretrain[-WORLD])")
     ap.add_argument("--pretrained-noprior", type=Path, default=None,
-                    help="tiny checkpoint without a camera prior (default runs/tiny-pretrain[-WORLD]-noprior)")
+                    help="tiny checkpoint without a camera prior "
+                         "(default runs/tiny-pretrain[-WORLD]-noprior)")
     ap.add_argument("--from-scratch", action="store_true", help="fine-tune from random weights")
     ap.add_argument("--pretrain", action="store_true", help="train missing pretrained checkpoints first")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="recipe override for every variant's fine-tuning (repeatable; the variant's own win)")
+                    help="recipe override for every variant's fine-tuning (repeatable; a variant's own wins)")
     ap.add_argument("--jobs", type=int, default=2, help="fine-tunings run in parallel (1 thread each)")
     ap.add_argument("--workers", type=int, default=1, help="processes for data generation / preparation")
     ap.add_argument("--no-pictures", action="store_true")

@@ -192,10 +192,9 @@ def test_worlds_are_valid_generator_settings_and_children_get_the_world(ablation
     assert cmd[cmd.index("--world") + 1] == "simple" and cmd[cmd.index("--one") + 1] == "sitonly"
 
 
-def test_missing_checkpoint_names_the_command_with_extra_overrides(ablation, tmp_path):
+def test_missing_checkpoint_names_the_command_and_world_paths(ablation, tmp_path):
     data = ablation.BenchmarkData(root=tmp_path, synth=tmp_path / "synthetic", prepared=tmp_path / "prepared",
                                   records={}, counts={})
     assert ablation.WORLD_SUFFIX == {"realistic": "", "simple": "-simple"}
-    with pytest.raises(FileNotFoundError, match=r"data.prior.backend=none .*lambda_sit=2.0"):
-        ablation.ensure_pretrained(data, tmp_path / "pre", False, train_missing=False,
-                                   extra=("model.config_overrides.lambda_sit=2.0",))
+    with pytest.raises(FileNotFoundError, match=r"data.prior.backend=none"):
+        ablation.ensure_pretrained(data, tmp_path / "pre", False, train_missing=False)

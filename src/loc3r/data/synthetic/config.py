@@ -52,10 +52,10 @@ class SynthConfig:
         val_fraction, test_fraction: share of scenes in the val / test split (at least one each when there
             are 3 or more scenes).
         annotations: also write benchmark-format annotations (SQA3D / ScanQA / VSI-Bench).
-        object_categories: catalogue keys (``loc3r.data.synthetic.catalogue.CATALOGUE``) the layout may place;
-            empty (the default) allows all. A restricted world (e.g. only large furniture) keeps the room types'
-            layout rules and skips every object not listed; room types that cannot reach ``num_objects[0]`` are
-            redrawn. Recorded in the manifest only when set.
+        object_categories: catalogue keys (``loc3r.data.synthetic.catalogue.CATALOGUE``) the layout may
+            place; empty (the default) allows all. A restricted world (e.g. only large furniture) keeps the
+            room types' layout rules and skips every object not listed; room types that cannot reach
+            ``num_objects[0]`` are redrawn. Recorded in the manifest only when set.
         situations_per_scene: SQA3D-style situations to sample per scene (used by the annotation generator).
         questions_per_situation: questions per situation (used by the annotation generator).
         workers: scenes generated in parallel processes (does not change the bytes).
@@ -132,7 +132,9 @@ class SynthConfig:
 
             unknown = sorted(set(self.object_categories) - set(CATALOGUE))
             if unknown:
-                raise ValueError(f"object_categories: unknown catalogue keys {unknown}; known: {sorted(CATALOGUE)}")
+                raise ValueError(
+                    f"object_categories: unknown catalogue keys {unknown}; known: {sorted(CATALOGUE)}"
+                )
         if self.workers < 1:
             raise ValueError(f"workers must be >= 1, got {self.workers}")
 

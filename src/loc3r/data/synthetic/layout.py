@@ -601,7 +601,7 @@ def sample_world(rng: np.random.Generator, scene_id: str, cfg=None) -> World:
     types = list(ROOM_TYPES)
     probs = np.array([ROOM_TYPES[t] for t in types])
     n_min, n_max = cfg.num_objects
-    allowed = frozenset(cfg.object_categories) if getattr(cfg, "object_categories", ()) else None
+    allowed = frozenset(cfg.object_categories) if cfg.object_categories else None
     for _attempt in range(50):
         room_type = types[int(rng.choice(len(types), p=probs / probs.sum()))]
         room = sample_room(rng, cfg, room_type)
@@ -615,13 +615,11 @@ def sample_world(rng: np.random.Generator, scene_id: str, cfg=None) -> World:
             if rng.random() < p:
                 group(L)
         extras = [k for k in _EXTRAS[room_type] if allowed is None or k in allowed]
-        for _ in range(60 if extras else 0):
-            if len(L.placed) >= target:
-                break
+        for _ in range(60):
             if allowed is not None:  # a restricted world: extras add categories the room lacks, no repeats
                 extras = [k for k in extras if all(p.key != k for p in L.placed)]
-                if not extras:
-                    break
+            if len(L.placed) >= target or not extras:
+                break
             _single(extras[int(rng.integers(len(extras)))])(L)
         del L.placed[n_max:]
         if len(L.placed) >= n_min and all(p.on is None or p.on < len(L.placed) for p in L.placed):
