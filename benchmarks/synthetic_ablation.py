@@ -632,6 +632,64 @@ def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seed
             "rows": rows}
 
 
+def acc1m_hits(per_sample: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """``{record id: 100.0 or 0.0}``: each situation's Acc@1.0m hit (strict ``<``, as the official metric)."""
+    return {s["id"]: 100.0 * (s["pos_err_m"] is not None and s["pos_err_m"] < 1.0) for s in per_sample}
+
+
+#: Paired Acc@1.0m differences reported with intervals over rooms and seeds (``room_intervals``).
+ROOM_PAIRS = (("full", "sitonly"), ("layout", "sitonly"), ("full", "layout"), ("sitonly", "mean"),
+              ("layout", "mean"), ("full", "mean"), ("sitonly", "ffmean"), ("layout", "ffmean"),
+              ("full", "ffmean"))
+
+
+def room_intervals(hits: dict[str, list[list[float]]], rooms: Sequence[str],
+                   pairs: Sequence[tuple[str, str]] = ROOM_PAIRS) -> dict[str, Any]:
+    """Acc@1.0m of each row and paired differences, with 95 % intervals over rooms and seeds.
+
+    The test rooms are a draw too: an interval over seeds alone does not see which rooms were drawn
+    (``loc3r.eval.stats.cluster_bootstrap_ci``: rooms and runs resampled; differences paired on the same
+    rooms).
+
+    Args:
+        hits: row key -> [runs][n] per-situation Acc@1.0m hits (0/100), the situations in ``rooms``' order.
+        rooms: [n] scene id of each situation.
+        pairs: (a, b) differences a - b, for the pairs whose rows are both present.
+
+    Returns:
+        ``{"rows": {key: [mean, low, high]}, "pairs": {"a-b": [mean, low, high]}, "n_rooms": int}``.
+    """
+    from loc3r.eval.stats import cluster_bootstrap_ci
+
+    def triple(ci: Any) -> list[float]:
+        return [round(ci.mean, 2), round(ci.low, 2), round(ci.high, 2)]
+
+    rows = {k: triple(cluster_bootstrap_ci(v, rooms)) for k, v in hits.items()}
+    diffs = {f"{a}-{b}": triple(cluster_bootstrap_ci(hits[a], rooms, minus=hits[b]))
+             for a, b in pairs if a in hits and b in hits}
+    return {"rows": rows, "pairs": diffs, "n_rooms": len(set(rooms))}
+
+
+def situation_hits(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seeds: Sequence[int]
+              ) -> tuple[dict[str, list[list[float]]], list[str]]:
+    """Per-situation Acc@1.0m hits of every row with prediction files under ``out_dir`` (as
+    ``view_breakdown``), and the scene id of each test situation."""
+    from loc3r.data.sources.convert import read_records_jsonl
+    from loc3r.eval.score import score
+
+    test = read_records_jsonl(data.records["test_loc"])
+    ids = [r.id for r in test]
+    hits: dict[str, list[list[float]]] = {}
+    for key in keys:
+        paths = [out_dir / "predictions" / f"baseline_{key}_seed{s}.predictions.jsonl" for s in seeds]
+        paths += [out_dir / "runs" / f"{key}_seed{s}" / "eval" / "test_loc.predictions.jsonl" for s in seeds]
+        runs = [acc1m_hits(score(p, "sqa3d-loc", annotations=[data.records["test_loc"]])["per_sample"])
+                for p in paths if p.is_file()]
+        if runs:
+            hits[key] = [[h[i] for i in ids] for h in runs]
+    return hits, [r.scene_id for r in test]
+
+
 BASELINE_LABELS = {"mean": "training mean + uniform yaw", "random": "uniform free space",
                    "campath": "camera-path centre + uniform yaw",
                    "ffmean": "training mean in the first-frame frame + uniform yaw",
@@ -774,12 +832,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for key, v in by_view["rows"].items():
             figures[f"{key}_acc1m_in_view"] = v["in_view"]
             figures[f"{key}_acc1m_out_of_view"] = v["out_of_view"]
+    by_room = None
+    if not args.baselines_only or (data.prepared / "prepare_report.json").is_file():
+        by_room = room_intervals(*situation_hits(data, out, list(rows), seeds))
+        for pair, (_, lo, hi) in by_room["pairs"].items():
+            figures[f"{pair.replace('-', '_minus_')}_acc1m_rooms_low"] = lo
+            figures[f"{pair.replace('-', '_minus_')}_acc1m_rooms_high"] = hi
     figures["test_situations"] = data.counts["test_situations"]
     figures["elapsed_s"] = round(time.time() - t0, 1)
     results = {"spec": dataclasses.asdict(spec), "counts": data.counts, "seeds": seeds,
                "budget": None if budget is None else dataclasses.asdict(budget),
                "pretraining": pretraining, "pictures": pictures, "rows": rows, "by_view": by_view,
-               "figures": figures}
+               "by_room": by_room, "figures": figures}
     from loc3r.utils.io import atomic_write_text
 
     atomic_write_text(out / "results.json", json.dumps(results, indent=1, default=str) + "\n")
@@ -796,6 +860,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
         table += "\n".join(f"| {labels.get(k, k)} | {cell(v, 'in_view')} | {cell(v, 'out_of_view')} |"
                             for k, v in by_view["rows"].items())
+    if by_room and by_room["rows"]:
+        table += (f"\n\nAcc@1.0m with 95 % intervals over the {by_room['n_rooms']} test rooms and the seeds "
+                  "(two-stage bootstrap; differences paired on the same rooms):\n\n"
+                  "| row or difference | Acc@1.0m | 95 % interval |\n|---|---|---|\n")
+        table += "\n".join(f"| {labels.get(k, k)} | {m:.1f} | [{lo:.1f}, {hi:.1f}] |"
+                            for k, (m, lo, hi) in by_room["rows"].items()) + "\n"
+        table += "\n".join(f"| {p.replace('-', ' − ')} | {m:+.1f} | [{lo:+.1f}, {hi:+.1f}] |"
+                            for p, (m, lo, hi) in by_room["pairs"].items())
     atomic_write_text(out / "results.md", header + table + "\n")
     print(header + table)
     print()

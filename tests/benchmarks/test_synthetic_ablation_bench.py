@@ -10,16 +10,48 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "synthetic_ablation.py"
+HELDOUT_SCRIPT = SCRIPT.with_name("synthetic_heldout.py")
+
+
+def _load(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses resolve their module by name
+    spec.loader.exec_module(mod)
+    return mod
 
 
 @pytest.fixture(scope="module")
 def ablation():
-    spec = importlib.util.spec_from_file_location("synthetic_ablation", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["synthetic_ablation"] = mod  # dataclasses resolve their module by name
-    spec.loader.exec_module(mod)
-    yield mod
+    yield _load(SCRIPT, "synthetic_ablation")
     sys.modules.pop("synthetic_ablation", None)
+    sys.modules.pop("synthetic_heldout", None)
+
+
+def test_heldout_sets_are_the_benchmark_world_with_other_seeds(ablation):
+    """The held-out rooms: the reported benchmark's generator settings, other seeds, mostly held out."""
+    from loc3r.data.synthetic.generate import assign_splits
+
+    mod = _load(HELDOUT_SCRIPT, "synthetic_heldout")
+    ref = ablation.BenchmarkSpec()
+    assert sorted(mod.HELDOUT) == ["selection", "test72"]
+    seeds = {ref.seed}
+    for name, s in mod.HELDOUT.items():
+        differ = {f for f in ref.__dataclass_fields__ if getattr(ref, f) != getattr(s, f)}
+        assert differ == {"name", "num_scenes", "seed", "val_fraction", "test_fraction"} and s.name == name
+        assert s.seed not in seeds  # another draw of rooms than the benchmark and the other set
+        seeds.add(s.seed)
+        assert assign_splits(s.num_scenes, s.seed, s.val_fraction, s.test_fraction).count("test") == 72
+
+
+def test_selection_aggregate_is_mean_and_t_half_interval():
+    sel = _load(HELDOUT_SCRIPT, "synthetic_heldout")
+    out = sel.aggregate([{"Acc@1.0m": 10.0, "in_view": None}, {"Acc@1.0m": 20.0, "in_view": None},
+                         {"Acc@1.0m": 30.0, "in_view": None}])
+    # t(0.975, 2 dof) = 4.3027; sd 10; half = 4.3027 * 10 / sqrt(3)
+    assert out["n_runs"] == 3 and out["Acc@1.0m"] == 20.0
+    assert out["Acc@1.0m_half_ci"] == pytest.approx(24.84, abs=0.01)
+    assert "in_view" not in out
 
 
 def _tiny_spec(mod):
@@ -71,6 +103,19 @@ def test_key_figures_and_table(ablation):
                    "headroom_acc1m": 85.0}
     table = ablation.markdown_table(rows, {"rule": "oracle"})
     assert "| oracle |" in table and "95.0 ± 2.0" in table and "10.0 ± 2.0" in table
+
+
+def test_room_intervals_pair_on_rooms(ablation):
+    """Every room holds one hit of two for "full" and none for "sitonly": the paired difference is 50 points
+    in every resample of rooms; rows of absent keys are skipped."""
+    hits = {"full": [[100.0, 0.0, 100.0, 0.0, 0.0, 100.0]], "sitonly": [[0.0] * 6]}
+    rooms = ["r0", "r0", "r1", "r1", "r2", "r2"]
+    out = ablation.room_intervals(hits, rooms)
+    assert out["n_rooms"] == 3 and out["rows"]["sitonly"] == [0.0, 0.0, 0.0]
+    assert out["rows"]["full"][0] == 50.0
+    assert out["pairs"] == {"full-sitonly": [50.0, 50.0, 50.0]}  # ("full", "mean") etc.: no such rows
+    assert ablation.acc1m_hits([{"id": "a", "pos_err_m": 0.99}, {"id": "b", "pos_err_m": 1.0},
+                                {"id": "c", "pos_err_m": None}]) == {"a": 100.0, "b": 0.0, "c": 0.0}
 
 
 @pytest.mark.slow
@@ -147,10 +192,43 @@ def _smoke(ablation, tmp_path):
     assert sorted(view["rows"]) == ["ffmean", "mean", "rule"]  # rows without prediction files are left out
     sides = [s for s in ("in_view", "out_of_view") if view[f"n_{s}"]]
     assert all(view["rows"]["rule"][s] == 100.0 for s in sides)  # the oracle is right everywhere
+    hits, rooms = ablation.situation_hits(data, tmp_path, ["mean", "ffmean", "absent"], [0, 1])
+    assert sorted(hits) == ["ffmean", "mean"] and len(hits["mean"]) == 2
+    assert len(rooms) == n_test and all(len(h) == n_test for h in hits["mean"])
+    assert sum(hits["mean"][0]) / n_test == pytest.approx(rows["mean"]["runs"][0]["Acc@1.0m"])
+    from loc3r.utils.io import DataError
+
+    with pytest.raises(DataError, match="have no prediction"):  # the runs predicted 2 situations only
+        ablation.situation_hits(data, tmp_path, ["sitonly"], [0])
+    _selection_on(data, tmp_path, rows)
     pics = ablation.draw_pictures(data, ablation.VARIANTS, tmp_path, [rid])
     assert sorted(pics) == ["full", "layout", "sitonly"]
     for paths in pics.values():
         assert len(paths) == 1 and open(paths[0], "rb").read(4) == b"\x89PNG"
+
+
+def _selection_on(data, tmp_path, rows):
+    """benchmarks/synthetic_heldout.py on the same tiny set as benchmark and selection set: its constants are
+    the ablation's own (the training rooms' cameras are re-keyed, as both sets number rooms from 9000), and a
+    run's predictions are cached."""
+    from loc3r.data.sources.convert import read_records_jsonl
+    from loc3r.eval.baselines import prepared_cameras
+    from loc3r.eval.breakdown import first_view_mask
+
+    sel = _load(HELDOUT_SCRIPT, "synthetic_heldout")
+    test = read_records_jsonl(data.records["test_loc"])
+    cams = prepared_cameras(data.prepared, sorted({r.scene_id for r in test}), 8)
+    in_view = first_view_mask(test, cams, 29.0)
+    base = sel.baselines(data, data, in_view)
+    for name in ("mean", "ffmean"):
+        assert base[name]["Acc@1.0m"] == pytest.approx(rows[name]["runs"][0]["Acc@1.0m"])
+        assert base[name]["median_pos_err_m"] == pytest.approx(rows[name]["runs"][0]["median_pos_err_m"])
+    first = sel.score_run(tmp_path / "sitonly", data, in_view)
+    assert 0.0 <= first["Acc@1.0m"] <= 100.0
+    assert first["n_in_view"] + first["n_out_of_view"] == len(test)
+    assert (tmp_path / "sitonly" / "eval" / f"{data.spec.name}_loc.predictions.jsonl").is_file()
+    with mock.patch("loc3r.eval.predict.predict", side_effect=AssertionError("predicted again")):
+        assert sel.score_run(tmp_path / "sitonly", data, in_view) == first
 
 
 def _pretrain_yaml(tmp_path):
