@@ -64,8 +64,9 @@ def score_run(run_dir: Path, sel: BenchmarkData, in_view: dict[str, bool], seed:
     """Predict (cached per set name) and score one fine-tuned run on a held-out set's test rooms.
 
     Returns:
-        ``{"Acc@1.0m", "Acc@0.5m", "Acc@30deg", "median_pos_err_m", "in_view", "out_of_view", ...}`` (percent,
-        metres) and ``"_hits"``: ``{record id: 100.0 or 0.0}``, the Acc@1.0m hit of each situation.
+        ``{"Acc@0.5m", "Acc@1.0m", "Acc@15deg", "Acc@30deg", "median_pos_err_m", "median_rot_err_deg",
+        "in_view", "out_of_view", ...}`` (percent, metres, degrees) and ``"_hits"``: ``{record id: 100.0 or
+        0.0}``, the Acc@1.0m hit of each situation.
     """
     from loc3r.eval.predict import PredictConfig, predict
     from loc3r.eval.score import score
@@ -82,7 +83,8 @@ def _summary(result: dict[str, Any], in_view: dict[str, bool]) -> dict[str, Any]
     from loc3r.eval.breakdown import accuracy_by_view
 
     m = result["metrics"]
-    out = {k: m[k] for k in ("Acc@0.5m", "Acc@1.0m", "Acc@30deg", "median_pos_err_m")}
+    out = {k: m[k] for k in ("Acc@0.5m", "Acc@1.0m", "Acc@15deg", "Acc@30deg", "median_pos_err_m",
+                             "median_rot_err_deg")}
     out.update(accuracy_by_view(result["per_sample"], in_view))
     out["_hits"] = acc1m_hits(result["per_sample"])
     return out
@@ -190,8 +192,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     print(f"{args.heldout} rooms: {counts}")
     print("| setting | runs | Acc@1.0m (seeds) | Acc@1.0m 95 % CI over rooms × seeds | − training mean | "
-          "− first-frame mean | Acc@0.5m | Acc@30deg | median pos err (m) | in view | out of view |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "− first-frame mean | Acc@0.5m | Acc@15deg | Acc@30deg | median pos err (m) | median yaw err (°) "
+          "| in view | out of view |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         def cell(k: str, r: dict[str, Any] = r) -> str:
             h = r.get(f"{k}_half_ci")
@@ -201,8 +204,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             return "-" if k not in r else "{:+.1f} [{:+.1f}, {:+.1f}]".format(*r[k])
         lo, hi = r["Acc@1.0m_rooms_ci"]
         print(f"| {name} | {r.get('n_runs', 1)} | {cell('Acc@1.0m')} | [{lo:.1f}, {hi:.1f}] "
-              f"| {diff('minus_mean')} | {diff('minus_ffmean')} | {cell('Acc@0.5m')} | {cell('Acc@30deg')} "
-              f"| {cell('median_pos_err_m')} | {cell('in_view')} | {cell('out_of_view')} |")
+              f"| {diff('minus_mean')} | {diff('minus_ffmean')} | {cell('Acc@0.5m')} | {cell('Acc@15deg')} "
+              f"| {cell('Acc@30deg')} | {cell('median_pos_err_m')} | {cell('median_rot_err_deg')} "
+              f"| {cell('in_view')} | {cell('out_of_view')} |")
     for k, (m, lo, hi) in diffs.items():
         print(f"{k}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (Acc@1.0m, paired over rooms × seeds)")
     for name, r in rows.items():

@@ -86,3 +86,6 @@ def test_the_committed_checkpoint_loads_and_matches_its_recipe():
     run = yaml.safe_load((path / "run_config.yaml").read_text())  # how it was trained: the committed recipe
     assert run["model"]["preset"] == "pretrained" and run["data"]["prior"]["backend"] == "pose"
     assert run["model"]["config_overrides"]["lambda_sem"] == 0
+    shipped = load_recipe("tiny-benchmark").model.config_overrides  # the committed recipe's loss weights
+    for key in ("lambda_sit", "lambda_bev"):
+        assert run["model"]["config_overrides"][key] == shipped[key], key
