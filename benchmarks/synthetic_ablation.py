@@ -41,9 +41,9 @@ Run::
     .venv/bin/python benchmarks/synthetic_ablation.py --quick            # 300 steps, seed 0 (~15 min)
     .venv/bin/python benchmarks/synthetic_ablation.py --world simple --pretrain   # the second table
 
-The 16 test rooms are few: the table also gives Acc@1.0m with intervals over rooms × seeds (``room_intervals``),
-and ``benchmarks/synthetic_heldout.py`` scores the finished runs on 72 more rooms (``test72``) or chooses knobs on
-another 72 (``selection``).
+The 16 test rooms are few: the table also gives Acc@1.0m with intervals over rooms × seeds
+(``room_intervals``), and ``benchmarks/synthetic_heldout.py`` scores the finished runs on 72 more rooms
+(``test72``) or chooses knobs on another 72 (``selection``).
 
 Writes ``--out/results.json`` and ``--out/results.md`` (the table) and BEV pictures of a few test situations
 per variant (``--out/pictures``); prints the table, then the key figures last, one ``name=value`` per line
