@@ -24,7 +24,9 @@ Run::
 
 Each group's Acc@1.0m also gets a 95 % interval over rooms and seeds
 (``loc3r.eval.stats.cluster_bootstrap_ci``: the rooms are a draw too) and its paired difference from the
-two constants; ``--compare A-B`` adds the paired difference of two groups. Prints the table, then
+two constants; ``--compare A-B`` adds the paired difference of two groups. ``--qa`` also scores every group's
+answers to the set's situated questions (EM@1); ``--qa-group NAME=GLOB`` adds runs scored on those only (the
+variant without situation heads). Prints the table, then
 ``name=value`` lines (``<set>_<group>_acc1m=...``, ``<set>_<A>_minus_<B>_acc1m_low=...``).
 """
 
@@ -77,6 +79,23 @@ def score_run(run_dir: Path, sel: BenchmarkData, in_view: dict[str, bool], seed:
                               annotations=(sel.records["test_loc"],), out=preds, overwrite=True,
                               progress=False, device="cpu", seed=seed, num_frames=EVAL_FRAMES))
     return _summary(score(preds, "sqa3d-loc", annotations=[sel.records["test_loc"]]), in_view)
+
+
+def score_qa(run_dir: Path, sel: BenchmarkData, seed: int = 0) -> float:
+    """Predict (cached per set name) and score one run's answers to the held-out set's situated questions.
+
+    Returns:
+        EM@1, percent (SQA3D's exact match of the top answer).
+    """
+    from loc3r.eval.predict import PredictConfig, predict
+    from loc3r.eval.score import score
+
+    preds = run_dir / "eval" / f"{sel.spec.name}_qa.predictions.jsonl"
+    if not preds.is_file():
+        predict(PredictConfig(model=run_dir, benchmark="sqa3d", data=sel.prepared,
+                              annotations=(sel.records["test_qa"],), out=preds, overwrite=True,
+                              progress=False, device="cpu", seed=seed, num_frames=EVAL_FRAMES))
+    return float(score(preds, "sqa3d", annotations=[sel.records["test_qa"]])["metrics"]["EM@1"])
 
 
 def _summary(result: dict[str, Any], in_view: dict[str, bool]) -> dict[str, Any]:
@@ -137,10 +156,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--group", action="append", default=[], metavar="NAME=GLOB",
                    help="run folders of one setting (repeatable)")
-    p.add_argument("--data", type=Path, default=Path("data/synthetic-benchmark"), help="the benchmark's root")
+    p.add_argument("--data", type=Path, default=Path("data/synthetic-benchmark"),
+                   help="the benchmark's root")
     p.add_argument("--heldout", choices=sorted(HELDOUT), required=True, help="which held-out set")
     p.add_argument("--root", type=Path, default=None,
                    help="the held-out set's root (default data/synthetic-<set>; built when missing)")
+    p.add_argument("--qa", action="store_true", help="also score every group's situated-question EM@1")
+    p.add_argument("--qa-group", action="append", default=[], metavar="NAME=GLOB",
+                   help="run folders scored on the situated questions only (e.g. the variant without "
+                        "situation heads)")
     p.add_argument("--compare", action="append", default=[], metavar="A-B",
                    help="paired Acc@1.0m difference of two groups (or baseline_mean / baseline_ffmean)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
@@ -158,16 +182,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     in_view = first_view_mask(test, cams, half_fov_deg(first.frames.shape[2], float(first.intrinsics[0, 0])))
     per_run = {f"baseline_{k}": [v] for k, v in baselines(bench, sel, in_view).items()}
     rows: dict[str, Any] = {k: aggregate(v) for k, v in per_run.items()}
-    for group in args.group:
+    for group in args.group + args.qa_group:
         name, _, pattern = group.partition("=")
         dirs = sorted(Path(d) for d in glob.glob(pattern) if (Path(d) / "model.safetensors").is_file())
         if not dirs:
             raise SystemExit(f"--group {group}: no finished run folder matches")
+        localizes = group in args.group
         runs = []
         for d in dirs:
-            runs.append(score_run(d, sel, in_view))
-            logger.info("%s %s: Acc@1.0m %.1f", name, d, runs[-1]["Acc@1.0m"])
-        per_run[name] = runs
+            runs.append(score_run(d, sel, in_view) if localizes else {})
+            if args.qa or not localizes:
+                runs[-1]["EM@1"] = score_qa(d, sel)
+            shown = {k: v for k, v in runs[-1].items() if k in ("Acc@1.0m", "EM@1")}
+            logger.info("%s %s: %s", name, d, shown)
+        if localizes:
+            per_run[name] = runs
         rows[name] = {**aggregate(runs), "runs": [str(d) for d in dirs]}
     ids, rooms = [r.id for r in test], [r.scene_id for r in test]
     hits = {name: [[run["_hits"][i] for i in ids] for run in runs] for name, runs in per_run.items()}
@@ -178,13 +207,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             raise SystemExit(f"--compare {pair}: both sides must be --group names or baseline_mean/_ffmean")
         pairs.append((a, b))
     by_room = room_intervals(hits, rooms, pairs)  # intervals over rooms and seeds; differences paired
-    for name in rows:
+    for name in hits:
         rows[name]["Acc@1.0m_rooms_ci"] = by_room["rows"][name][1:]
         for base in ("mean", "ffmean"):
             if f"{name}-baseline_{base}" in by_room["pairs"]:
                 rows[name][f"minus_{base}"] = by_room["pairs"][f"{name}-baseline_{base}"]
     diffs = {f"{a}-{b}": by_room["pairs"][f"{a}-{b}"] for a, b in pairs[len(pairs) - len(args.compare):]}
     counts = {"rooms": len(set(rooms)), "situations": len(test), "in_view": sum(in_view.values())}
+    if args.qa or args.qa_group:
+        counts["questions"] = len(read_records_jsonl(sel.records["test_qa"]))
     result = {"heldout": dataclasses.asdict(spec), "counts": counts, "rows": rows, "differences": diffs}
     if args.out is not None:
         from loc3r.utils.io import atomic_write_text
@@ -193,8 +224,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"{args.heldout} rooms: {counts}")
     print("| setting | runs | Acc@1.0m (seeds) | Acc@1.0m 95 % CI over rooms × seeds | − training mean | "
           "− first-frame mean | Acc@0.5m | Acc@15deg | Acc@30deg | median pos err (m) | median yaw err (°) "
-          "| in view | out of view |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| in view | out of view | EM@1 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in rows.items():
         def cell(k: str, r: dict[str, Any] = r) -> str:
             h = r.get(f"{k}_half_ci")
@@ -202,15 +233,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             return "-" if v is None else (f"{v:.2f}" if h is None else f"{v:.2f} ± {h:.2f}")
         def diff(k: str, r: dict[str, Any] = r) -> str:
             return "-" if k not in r else "{:+.1f} [{:+.1f}, {:+.1f}]".format(*r[k])
-        lo, hi = r["Acc@1.0m_rooms_ci"]
-        print(f"| {name} | {r.get('n_runs', 1)} | {cell('Acc@1.0m')} | [{lo:.1f}, {hi:.1f}] "
+        rci = "-" if "Acc@1.0m_rooms_ci" not in r else "[{:.1f}, {:.1f}]".format(*r["Acc@1.0m_rooms_ci"])
+        print(f"| {name} | {r.get('n_runs', 1)} | {cell('Acc@1.0m')} | {rci} "
               f"| {diff('minus_mean')} | {diff('minus_ffmean')} | {cell('Acc@0.5m')} | {cell('Acc@15deg')} "
               f"| {cell('Acc@30deg')} | {cell('median_pos_err_m')} | {cell('median_rot_err_deg')} "
-              f"| {cell('in_view')} | {cell('out_of_view')} |")
+              f"| {cell('in_view')} | {cell('out_of_view')} | {cell('EM@1')} |")
     for k, (m, lo, hi) in diffs.items():
         print(f"{k}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (Acc@1.0m, paired over rooms × seeds)")
     for name, r in rows.items():
-        print(f"{args.heldout}_{name}_acc1m={r['Acc@1.0m']}")
+        if "Acc@1.0m" in r:
+            print(f"{args.heldout}_{name}_acc1m={r['Acc@1.0m']}")
+        if "EM@1" in r:
+            print(f"{args.heldout}_{name}_em={r['EM@1']}")
         if "minus_mean" in r:
             print(f"{args.heldout}_{name}_minus_mean_acc1m_low={r['minus_mean'][1]}")
     for k, (m, lo, _) in diffs.items():

@@ -227,8 +227,12 @@ def _selection_on(data, tmp_path, rows):
     assert 0.0 <= first["Acc@1.0m"] <= 100.0
     assert first["n_in_view"] + first["n_out_of_view"] == len(test)
     assert (tmp_path / "sitonly" / "eval" / f"{data.spec.name}_loc.predictions.jsonl").is_file()
+    em = sel.score_qa(tmp_path / "nosit", data)  # the QA-only variant: its answers to every situated question
+    assert 0.0 <= em <= 100.0
+    assert (tmp_path / "nosit" / "eval" / f"{data.spec.name}_qa.predictions.jsonl").is_file()
     with mock.patch("loc3r.eval.predict.predict", side_effect=AssertionError("predicted again")):
         assert sel.score_run(tmp_path / "sitonly", data, in_view) == first
+        assert sel.score_qa(tmp_path / "nosit", data) == em
 
 
 def _pretrain_yaml(tmp_path):
