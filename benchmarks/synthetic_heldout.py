@@ -171,6 +171,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    names = [g.partition("=")[0] for g in args.group]
+    if any("-" in n or not n for n in names + [g.partition("=")[0] for g in args.qa_group]):
+        p.error("group names must be non-empty and without '-' (it separates the sides of --compare)")
+    for pair in args.compare:  # checked before any scoring
+        a, _, b = pair.partition("-")
+        if not {a, b} <= set(names) | {"baseline_mean", "baseline_ffmean"}:
+            p.error(f"--compare {pair}: both sides must be --group names or baseline_mean / baseline_ffmean")
 
     bench = build_benchmark(BenchmarkSpec(), args.data)
     spec = HELDOUT[args.heldout]
@@ -201,11 +208,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     ids, rooms = [r.id for r in test], [r.scene_id for r in test]
     hits = {name: [[run["_hits"][i] for i in ids] for run in runs] for name, runs in per_run.items()}
     pairs = [(g, f"baseline_{base}") for g in rows for base in ("mean", "ffmean") if g != f"baseline_{base}"]
-    for pair in args.compare:
-        a, _, b = pair.partition("-")
-        if a not in hits or b not in hits:
-            raise SystemExit(f"--compare {pair}: both sides must be --group names or baseline_mean/_ffmean")
-        pairs.append((a, b))
+    pairs += [tuple(pair.partition("-")[::2]) for pair in args.compare]
     by_room = room_intervals(hits, rooms, pairs)  # intervals over rooms and seeds; differences paired
     for name in hits:
         rows[name]["Acc@1.0m_rooms_ci"] = by_room["rows"][name][1:]
