@@ -44,6 +44,17 @@ def test_heldout_sets_are_the_benchmark_world_with_other_seeds(ablation):
         assert assign_splits(s.num_scenes, s.seed, s.val_fraction, s.test_fraction).count("test") == 72
 
 
+def test_heldout_arguments_are_checked_before_any_work(tmp_path, capsys):
+    mod = _load(HELDOUT_SCRIPT, "synthetic_heldout")
+    root = ["--data", str(tmp_path / "absent"), "--root", str(tmp_path / "absent2")]
+    cases = ((["--group", "a-b=x"], "without '-'"), (["--group", "a=x", "--compare", "a-zz"], "a-zz"))
+    for argv, msg in cases:
+        with pytest.raises(SystemExit) as e:
+            mod.main(["--heldout", "selection", *root, *argv])
+        assert e.value.code == 2 and msg in capsys.readouterr().err
+    assert not (tmp_path / "absent").exists() and not (tmp_path / "absent2").exists()  # nothing was built
+
+
 def test_selection_aggregate_is_mean_and_t_half_interval():
     sel = _load(HELDOUT_SCRIPT, "synthetic_heldout")
     out = sel.aggregate([{"Acc@1.0m": 10.0, "in_view": None}, {"Acc@1.0m": 20.0, "in_view": None},
