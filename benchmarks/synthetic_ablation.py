@@ -592,6 +592,14 @@ def key_figures(rows: dict[str, dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+def _row_prediction_files(out_dir: Path, key: str, seeds: Sequence[int]) -> list[Path]:
+    """The existing test-split prediction files of one row under ``out_dir``: a baseline's
+    (``predictions/baseline_<key>_seed<s>``) or a variant's (``runs/<key>_seed<s>/eval/test_loc``)."""
+    paths = [out_dir / "predictions" / f"baseline_{key}_seed{s}.predictions.jsonl" for s in seeds]
+    paths += [out_dir / "runs" / f"{key}_seed{s}" / "eval" / "test_loc.predictions.jsonl" for s in seeds]
+    return [p for p in paths if p.is_file()]
+
+
 def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seeds: Sequence[int]
                    ) -> dict[str, Any]:
     """Acc@1.0m inside / outside the first frame's horizontal view (``loc3r.eval.breakdown``) for every row
@@ -617,20 +625,18 @@ def view_breakdown(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seed
     fov = half_fov_deg(first.frames.shape[2], float(first.intrinsics[0, 0]))
     in_view = first_view_mask(test, cams, fov)
     rows: dict[str, Any] = {}
+    annotations = [data.records["test_loc"]]
     for key in keys:
-        paths = [out_dir / "predictions" / f"baseline_{key}_seed{s}.predictions.jsonl" for s in seeds]
-        paths += [out_dir / "runs" / f"{key}_seed{s}" / "eval" / "test_loc.predictions.jsonl" for s in seeds]
-        annotations = [data.records["test_loc"]]
         splits = [accuracy_by_view(score(p, "sqa3d-loc", annotations=annotations)["per_sample"], in_view)
-                  for p in paths if p.is_file()]
+                  for p in _row_prediction_files(out_dir, key, seeds)]
         if splits:
             rows[key] = {}
             for side in ("in_view", "out_of_view"):
                 vals = [sp[side] for sp in splits if sp[side] is not None]
                 ci = mean_ci(vals) if vals else None
                 rows[key][side] = None if ci is None else round(ci.mean, 2)
-                rows[key][f"{side}_half_ci"] = (None if ci is None or math.isnan(ci.high)
-                                                else round((ci.high - ci.low) / 2, 2))
+                rows[key][f"{side}_half_ci"] = (None if ci is None or math.isnan(ci.half_width)
+                                                else round(ci.half_width, 2))
     n_in = sum(in_view.values())
     return {"half_fov_deg": round(fov, 2), "n_in_view": n_in, "n_out_of_view": len(in_view) - n_in,
             "rows": rows}
@@ -685,10 +691,8 @@ def situation_hits(data: BenchmarkData, out_dir: Path, keys: Sequence[str], seed
     ids = [r.id for r in test]
     hits: dict[str, list[list[float]]] = {}
     for key in keys:
-        paths = [out_dir / "predictions" / f"baseline_{key}_seed{s}.predictions.jsonl" for s in seeds]
-        paths += [out_dir / "runs" / f"{key}_seed{s}" / "eval" / "test_loc.predictions.jsonl" for s in seeds]
         runs = [acc1m_hits(score(p, "sqa3d-loc", annotations=[data.records["test_loc"]])["per_sample"])
-                for p in paths if p.is_file()]
+                for p in _row_prediction_files(out_dir, key, seeds)]
         if runs:
             hits[key] = [[h[i] for i in ids] for h in runs]
     return hits, [r.scene_id for r in test]

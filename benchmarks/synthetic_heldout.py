@@ -70,14 +70,9 @@ def score_run(run_dir: Path, sel: BenchmarkData, in_view: dict[str, bool], seed:
         "in_view", "out_of_view", ...}`` (percent, metres, degrees) and ``"_hits"``: ``{record id: 100.0 or
         0.0}``, the Acc@1.0m hit of each situation.
     """
-    from loc3r.eval.predict import PredictConfig, predict
     from loc3r.eval.score import score
 
-    preds = run_dir / "eval" / f"{sel.spec.name}_loc.predictions.jsonl"
-    if not preds.is_file():
-        predict(PredictConfig(model=run_dir, benchmark="sqa3d-loc", data=sel.prepared,
-                              annotations=(sel.records["test_loc"],), out=preds, overwrite=True,
-                              progress=False, device="cpu", seed=seed, num_frames=EVAL_FRAMES))
+    preds = _cached_predictions(run_dir, sel, "sqa3d-loc", "test_loc", "loc", seed)
     return _summary(score(preds, "sqa3d-loc", annotations=[sel.records["test_loc"]]), in_view)
 
 
@@ -87,15 +82,24 @@ def score_qa(run_dir: Path, sel: BenchmarkData, seed: int = 0) -> float:
     Returns:
         EM@1, percent (SQA3D's exact match of the top answer).
     """
-    from loc3r.eval.predict import PredictConfig, predict
     from loc3r.eval.score import score
 
-    preds = run_dir / "eval" / f"{sel.spec.name}_qa.predictions.jsonl"
-    if not preds.is_file():
-        predict(PredictConfig(model=run_dir, benchmark="sqa3d", data=sel.prepared,
-                              annotations=(sel.records["test_qa"],), out=preds, overwrite=True,
-                              progress=False, device="cpu", seed=seed, num_frames=EVAL_FRAMES))
+    preds = _cached_predictions(run_dir, sel, "sqa3d", "test_qa", "qa", seed)
     return float(score(preds, "sqa3d", annotations=[sel.records["test_qa"]])["metrics"]["EM@1"])
+
+
+def _cached_predictions(run_dir: Path, sel: BenchmarkData, bench: str, records: str, tag: str, seed: int
+                        ) -> Path:
+    """``run_dir/eval/<set>_<tag>.predictions.jsonl``: the run's predictions on the set's ``records``,
+    predicted (8 uniform frames) only when the file is missing."""
+    from loc3r.eval.predict import PredictConfig, predict
+
+    preds = run_dir / "eval" / f"{sel.spec.name}_{tag}.predictions.jsonl"
+    if not preds.is_file():
+        predict(PredictConfig(model=run_dir, benchmark=bench, data=sel.prepared,
+                              annotations=(sel.records[records],), out=preds, overwrite=True,
+                              progress=False, device="cpu", seed=seed, num_frames=EVAL_FRAMES))
+    return preds
 
 
 def _summary(result: dict[str, Any], in_view: dict[str, bool]) -> dict[str, Any]:
@@ -143,7 +147,7 @@ def aggregate(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
             continue
         ci = mean_ci(vals)
         out[k] = round(ci.mean, 2)
-        out[f"{k}_half_ci"] = None if math.isnan(ci.high) else round((ci.high - ci.low) / 2, 2)
+        out[f"{k}_half_ci"] = None if math.isnan(ci.half_width) else round(ci.half_width, 2)
     return out
 
 
