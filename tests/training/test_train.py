@@ -308,3 +308,26 @@ def test_overrides_on_a_pretrained_checkpoint_switch_heads_off_but_never_silentl
     with pytest.raises(ValueError, match="use_local_head would change the architecture"):
         build_model(ModelArguments(preset="pretrained", name_or_path=str(tmp_path / "plain"),
                                    config_overrides={"use_local_head": True, "lambda_local": 0.5}), 0)
+
+
+def test_a_recipe_takes_a_pretrained_siglip_vision_tower(tmp_path):
+    from transformers import SiglipVisionConfig, SiglipVisionModel
+
+    from loc3r.training.train import build_model
+
+    torch.manual_seed(3)
+    siglip = SiglipVisionModel(SiglipVisionConfig(image_size=64, patch_size=16, hidden_size=48, intermediate_size=96,
+                                                  num_hidden_layers=2, num_attention_heads=4))
+    siglip.save_pretrained(tmp_path / "siglip")
+    recipe = load_recipe(
+        "configs/tiny-pretrain.yaml",
+        [f"model.tiny.vision_tower={tmp_path / 'siglip'}", "model.trainable.vision_tower=false"],
+    )
+    assert recipe.model.tiny.vision_tower == str(tmp_path / "siglip")
+    model, proc = build_model(recipe.model, prior_token_dim=3)
+    tower = model.vlm.base.model.vision_tower
+    assert tower.config.hidden_size == 48 and proc.token_grid == (4, 4)  # 128 px / 16 -> 8x8 patches -> 4x4
+    torch.testing.assert_close(tower.encoder.layers[0].self_attn.q_proj.weight,
+                               siglip.encoder.layers[0].self_attn.q_proj.weight)
+    assert not any(p.requires_grad for p in tower.parameters())  # frozen, as the paper keeps SigLIP
+    assert model.vlm.base.model.multi_modal_projector.linear_1.in_features == 48

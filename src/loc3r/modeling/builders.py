@@ -3,7 +3,8 @@
 * ``loc3r_tiny()`` — the same classes with random weights and a few hundred thousand parameters: SigLIP vision
   (64² frames, patch 8 -> 8x8 patches -> 4x4 pooled tokens per frame, hidden 32, 2 layers), Qwen2 text
   (hidden 64, 2 layers, 4 heads), the deterministic tiny tokenizer (``tokenizer_tiny.py``), camera-prior width
-  8. For CPU tests, the demo and the synthetic benchmark. Deterministic for a given ``seed``.
+  8. For CPU tests, the demo and the synthetic benchmark. Deterministic for a given ``seed``. With
+  ``vision_tower=PATH_OR_HUB_ID`` its vision encoder is a pretrained SigLIP instead (``vision_tower.py``).
 * ``loc3r_llava_video_7b(path_or_hub_id)`` — loads the stock transformers LLaVA-OneVision checkpoint of
   LLaVA-Video-7B-Qwen2 (``llava-hf/LLaVA-Video-7B-Qwen2-hf`` layout) with ``from_pretrained`` (never
   ``trust_remote_code``), adds ``<Pos>``, ``<Ori>``, ``<cam>`` to the tokenizer and the embeddings, and wraps
@@ -52,10 +53,13 @@ def tiny_base_config(
     text_intermediate_size: int | None = None,
     vision_intermediate_size: int | None = None,
     vision_num_heads: int | None = None,
+    vision_config=None,
 ):
     """The tiny LLaVA-OneVision configuration (SigLIP + Qwen2) for a tokenizer with the placeholder tokens.
 
-    MLP widths default to twice the hidden sizes; ``vision_num_heads`` defaults to ``num_heads``.
+    MLP widths default to twice the hidden sizes; ``vision_num_heads`` defaults to ``num_heads``. A given
+    ``vision_config`` (a ``SiglipVisionConfig``, e.g. a pretrained encoder's) is used as it is, and the other
+    vision arguments are ignored.
     """
     from transformers import LlavaOnevisionConfig, Qwen2Config, SiglipVisionConfig
 
@@ -72,7 +76,7 @@ def tiny_base_config(
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    vision = SiglipVisionConfig(
+    vision = vision_config or SiglipVisionConfig(
         image_size=image_size,
         patch_size=patch_size,
         hidden_size=vision_hidden_size,
@@ -103,6 +107,7 @@ def loc3r_tiny(
     vision_layers: int = 2,
     head_hidden_size: int = 32,
     seed: int = 0,
+    vision_tower: str | None = None,
     base_config_kwargs: dict[str, Any] | None = None,
     **config_overrides: Any,
 ) -> tuple[Loc3RForConditionalGeneration, Loc3RProcessor]:
@@ -118,6 +123,10 @@ def loc3r_tiny(
         vision_layers: SigLIP depth.
         head_hidden_size: width of f_cam, f_pos and f_ori.
         seed: weight-initialisation seed (the global RNG state is left untouched).
+        vision_tower: a local folder or hub id of a SigLIP checkpoint whose pretrained encoder replaces the random
+            one (``loc3r.modeling.vision_tower``): its width, depth and heads replace ``vision_hidden_size`` /
+            ``vision_layers``, its position embeddings are resized to ``image_size / patch_size`` patches a side,
+            and frames are normalised as its preprocessor says. ``patch_size`` must be its patch size.
         base_config_kwargs: extra ``tiny_base_config`` arguments (head counts, MLP widths).
         **config_overrides: any other ``Loc3RConfig`` field (``newline_layout``, ``bev_head_layer``,
             ``lambda_*``, ...).
@@ -129,9 +138,15 @@ def loc3r_tiny(
 
     tok = build_tiny_tokenizer()
     vocab = tok.get_vocab()
+    pretrained = None
+    if vision_tower:
+        from .vision_tower import load_siglip_vision_tower
+
+        pretrained = load_siglip_vision_tower(vision_tower, image_size=image_size, patch_size=patch_size)
     fields: dict[str, Any] = dict(
         base_config=tiny_base_config(
             tok,
+            vision_config=pretrained.config if pretrained else None,
             image_size=image_size,
             patch_size=patch_size,
             vision_hidden_size=vision_hidden_size,
@@ -153,8 +168,12 @@ def loc3r_tiny(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Loc3RForConditionalGeneration(config)
+    frame_transform = FrameTransform(size=image_size)
+    if pretrained:
+        model.vlm.base.model.vision_tower.load_state_dict(pretrained.state_dict, strict=True)
+        frame_transform = pretrained.frame_transform
     model.eval()
-    processor = Loc3RProcessor.from_config(config, tok, FrameTransform(size=image_size))
+    processor = Loc3RProcessor.from_config(config, tok, frame_transform)
     return model, processor
 
 

@@ -78,6 +78,14 @@ class TinyModelArguments:
     vision_layers: int = field(default=2, metadata=_help("SigLIP layers"))
     head_hidden_size: int = field(default=32, metadata=_help("width of f_cam, f_pos and f_ori"))
     seed: int = field(default=0, metadata=_help("weight-initialisation seed"))
+    vision_tower: str | None = field(
+        default=None,
+        metadata=_help(
+            "local folder or hub id of a SigLIP checkpoint whose pretrained encoder replaces the random one "
+            "(its width/depth replace vision_*; patch_size must be its patch size; "
+            "loc3r.modeling.vision_tower)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         if self.image_size < self.patch_size or self.patch_size < 1:
