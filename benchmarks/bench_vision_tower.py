@@ -34,7 +34,7 @@ PRIOR_DIM = 10  # the pose backend in gravity mode
 
 
 def build(variant: str, tower_dir: str | None):
-    """(model, optimiser) of ``random`` or ``siglip_base`` from the pretraining recipe."""
+    """(model, processor, optimiser) of ``random`` or ``siglip_base`` from the pretraining recipe."""
     import torch
 
     from loc3r.training.recipe import load_recipe

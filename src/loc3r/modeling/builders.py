@@ -281,18 +281,10 @@ def _attn_implementations(config) -> list[tuple[Any, Any]]:
 
 
 def _frame_transform_from_checkpoint(path_or_hub_id: str, image_size: int) -> FrameTransform:
-    """Read size / mean / std / resample from the checkpoint's video (or image) preprocessor config."""
-    import json
-
-    from transformers.utils import cached_file
-
-    for name in ("video_preprocessor_config.json", "preprocessor_config.json"):
-        f = cached_file(path_or_hub_id, name, _raise_exceptions_for_missing_entries=False)
-        if f:
-            d = json.loads(Path(f).read_text())
-            ft = FrameTransform.from_hf_preprocessor_config(d)
-            if ft.size == image_size:
-                return ft
+    """The checkpoint's video (else image) preprocessor transform of side ``image_size``, else the default."""
+    for ft in FrameTransform.from_checkpoint(path_or_hub_id):
+        if ft.size == image_size:
+            return ft
     return FrameTransform(size=image_size)
 
 

@@ -96,6 +96,21 @@ class FrameTransform:
             resample=resample,
         )
 
+    @classmethod
+    def from_checkpoint(cls, path_or_hub_id: str) -> list["FrameTransform"]:
+        """The transforms a checkpoint's ``video_preprocessor_config.json`` and ``preprocessor_config.json`` give.
+
+        In that order, for those present (a local folder or hub id; none: ``[]``).
+        """
+        from transformers.utils import cached_file
+
+        out = []
+        for name in ("video_preprocessor_config.json", "preprocessor_config.json"):
+            f = cached_file(path_or_hub_id, name, _raise_exceptions_for_missing_entries=False)
+            if f:
+                out.append(cls.from_hf_preprocessor_config(json.loads(Path(f).read_text())))
+        return out
+
     def resize_scale(self, width: int, height: int) -> tuple[float, float]:
         """(sx, sy) such that a pixel-edge coordinate (u, v) of a W x H frame maps to (sx·u, sy·v)."""
         return self.size / width, self.size / height

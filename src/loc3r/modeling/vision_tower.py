@@ -19,10 +19,8 @@ Loading never runs remote code.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -50,13 +48,11 @@ class PretrainedVisionTower:
         state_dict: weights of ``SiglipVisionModel`` under its own keys (``vision_model.`` stripped as transformers
             5 names them: ``embeddings.*``, ``encoder.*``, ``post_layernorm.*``), position embeddings resized.
         frame_transform: the frame normalisation at ``image_size``.
-        source: the folder or hub id it came from.
     """
 
     config: SiglipVisionConfig
     state_dict: dict[str, torch.Tensor]
     frame_transform: FrameTransform
-    source: str
 
 
 def resize_position_embeddings(weight: torch.Tensor, grid: int) -> torch.Tensor:
@@ -86,6 +82,10 @@ def resize_position_embeddings(weight: torch.Tensor, grid: int) -> torch.Tensor:
     return y[0].permute(1, 2, 0).reshape(grid * grid, d).to(weight.dtype)
 
 
+def _is_head(key: str) -> bool:
+    return key.removeprefix("vision_model.").startswith(_HEAD_PREFIX)
+
+
 def _read_config(path_or_hub_id: str):
     from transformers import AutoConfig
 
@@ -102,14 +102,9 @@ def _read_config(path_or_hub_id: str):
 
 
 def _frame_transform(path_or_hub_id: str, image_size: int) -> FrameTransform:
-    from transformers.utils import cached_file
-
-    for name in ("preprocessor_config.json", "video_preprocessor_config.json"):
-        f = cached_file(path_or_hub_id, name, _raise_exceptions_for_missing_entries=False)
-        if f:
-            ft = FrameTransform.from_hf_preprocessor_config(json.loads(Path(f).read_text()))
-            return dataclasses.replace(ft, size=image_size)
-    return FrameTransform(size=image_size)
+    """The checkpoint's normalisation (its image preprocessor config, else its video one) at side ``image_size``."""
+    found = FrameTransform.from_checkpoint(path_or_hub_id)  # video first, image last
+    return dataclasses.replace(found[-1], size=image_size) if found else FrameTransform(size=image_size)
 
 
 def load_siglip_vision_tower(path_or_hub_id: str, *, image_size: int, patch_size: int) -> PretrainedVisionTower:
@@ -138,17 +133,14 @@ def load_siglip_vision_tower(path_or_hub_id: str, *, image_size: int, patch_size
     tower, info = SiglipVisionModel.from_pretrained(
         source, trust_remote_code=False, dtype=torch.float32, output_loading_info=True
     )
-    missing = sorted(k for k in info.get("missing_keys", ()) if not k.removeprefix("vision_model.").startswith(
-        _HEAD_PREFIX))
+    missing = sorted(k for k in info.get("missing_keys", ()) if not _is_head(k))
     if missing:  # transformers only warns; a half-random encoder would be a silent wrong result
         raise ValueError(f"vision tower {source!r}: the checkpoint lacks {len(missing)} weights, e.g. {missing[:3]}")
-    state = {}
-    for key, value in tower.state_dict().items():
-        key = key.removeprefix("vision_model.")
-        if not key.startswith(_HEAD_PREFIX):
-            state[key] = value.detach().clone()
+    state = {
+        k.removeprefix("vision_model."): v.detach().clone() for k, v in tower.state_dict().items() if not _is_head(k)
+    }
     state[_POSITION_KEY] = resize_position_embeddings(state[_POSITION_KEY], image_size // patch_size)
     config = type(vcfg).from_dict(vcfg.to_dict())
     config.image_size = int(image_size)
     config.vision_use_head = False
-    return PretrainedVisionTower(config, state, _frame_transform(source, image_size), source)
+    return PretrainedVisionTower(config, state, _frame_transform(source, image_size))
